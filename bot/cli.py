@@ -1,0 +1,228 @@
+"""``hocvuso`` command line: ingest, ask, chat, eval, serve, and tracking tools.
+
+Feature modules add their own sub-commands through ``register_cli(sub)`` so
+this file stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import Settings
+
+log = logging.getLogger("hocvuso")
+
+CLI_FEATURES = ("bot.tracking.cli",)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "data_dir", None):
+        overrides["HOCVUSO_DATA_DIR"] = args.data_dir
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _services(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from bot.app import build_services
+
+    return build_services(_settings(args))
+
+
+# --- knowledge commands -------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    services = _services(args)
+    paths = [Path(p) for p in args.paths] or [services.settings.knowledge_dir]
+    report = services.kb.ingest(paths, progress=not args.quiet)
+    for result in report.results:
+        if result.status == "failed":
+            print(f"FAILED  {result.path}: {result.reason}")
+        elif args.verbose or result.status != "unchanged":
+            print(f"{result.status.upper():8}{result.path} ({result.chunks} chunks)")
+    print(report.summary())
+    return 1 if report.counts.get("failed") and not report.ok_count else 0
+
+
+def cmd_docs_list(args: argparse.Namespace) -> int:
+    services = _services(args)
+    docs = services.kb.documents()
+    if args.json:
+        print(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
+        return 0
+    if not docs:
+        print("No documents. Run: hocvuso ingest")
+    for d in docs:
+        print(f"{d.doc_id:50} {d.kind:6} {d.chunks:4} chunks  {d.number or '-':14} {d.title[:60]}")
+    return 0
+
+
+def cmd_docs_remove(args: argparse.Namespace) -> int:
+    services = _services(args)
+    status = 0
+    for key in args.doc:
+        removed = services.kb.remove(key)
+        if removed is None:
+            print(f"not found: {key}", file=sys.stderr)
+            status = 1
+        else:
+            print(f"removed {removed.doc_id} ({removed.path})")
+    return status
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    services = _services(args)
+    kb = services.kb
+    if args.jsonl:
+        for line in sys.stdin:
+            question = line.strip()
+            if not question:
+                continue
+            print(json.dumps(kb.ask(question).to_json(), ensure_ascii=False), flush=True)
+        return 0
+    question = " ".join(args.question).strip()
+    if not question:
+        print("Nhập câu hỏi, ví dụ: hocvuso ask \"Hạn chót hoàn thành khóa học MOOC?\"", file=sys.stderr)
+        return 2
+    answer = kb.ask(question)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    from bot.core.knowledge_commands import format_answer
+
+    print(format_answer(answer))
+    if not answer.abstained and args.show_sources:
+        print("\n--- passages ---")
+        for i, s in enumerate(answer.sources, 1):
+            print(f"[{i}] {s.score:.3f} {s.path} § {s.section}\n{s.text[:400]}\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluation import evaluate_file, format_report
+
+    services = _services(args)
+    report = evaluate_file(services.kb, Path(args.file))
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.app import build_engine
+    from bot.channels.console import run_console
+
+    services = _services(args)
+    if args.admin:
+        services.settings.admin_ids.append(f"console:{args.user}")
+    services.kb.ensure_ingested()
+    engine = build_engine(services)
+    return run_console(engine, user_id=args.user)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the channel asked for; with ``auto`` the first configured one."""
+    settings = _settings(args)
+    channel = args.channel
+    if channel == "auto":
+        if settings.telegram_bot_token:
+            channel = "telegram"
+        elif settings.zalo_bot_token:
+            channel = "zalo-bot"
+        elif settings.zalo_oa_app_id:
+            channel = "zalo-oa"
+        else:
+            channel = "console"
+    if channel == "console":
+        args.user, args.admin = "local", False
+        return cmd_chat(args)
+    module = {
+        "telegram": "bot.channels.telegram.runner",
+        "zalo-bot": "bot.channels.zalo.bot_runner",
+        "zalo-oa": "bot.channels.zalo.oa_runner",
+    }[channel]
+    return int(importlib.import_module(module).run(settings) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hocvuso", description="Trợ lý Bình dân học vụ số ngành y tế")
+    parser.add_argument("--data-dir", help="data directory (default ./data or HOCVUSO_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("ingest", help="index files or folders (default: knowledge/)")
+    p.add_argument("paths", nargs="*")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    docs = sub.add_parser("docs", help="list or remove indexed documents")
+    dsub = docs.add_subparsers(dest="docs_command", required=True)
+    p = dsub.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs_list)
+    p = dsub.add_parser("remove")
+    p.add_argument("doc", nargs="+", help="document id or path")
+    p.set_defaults(func=cmd_docs_remove)
+
+    p = sub.add_parser("ask", help="answer a question from the documents")
+    p.add_argument("question", nargs="*")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--jsonl", action="store_true", help="read questions from stdin, one per line")
+    p.add_argument("--show-sources", action="store_true", help="also print the passages")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score a question set (JSONL)")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("chat", help="interactive console conversation")
+    p.add_argument("--user", default="local", help="console user id (default: local)")
+    p.add_argument("--admin", action="store_true", help="act as an administrator")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="run on a messenger (auto: the first configured)")
+    p.add_argument("channel", nargs="?", default="auto", choices=["auto", "console", "telegram", "zalo-bot", "zalo-oa"])
+    p.set_defaults(func=cmd_serve)
+
+    for name in CLI_FEATURES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register_cli(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        args.channel = "auto"
+        args.func = cmd_serve
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # operator-facing: one line, details in the log
+        from bot.errors import UserError
+
+        if isinstance(exc, UserError):
+            print(exc.message, file=sys.stderr)
+            return 2
+        log.exception("command failed")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

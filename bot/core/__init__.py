@@ -1,0 +1,1 @@
+"""Channel-agnostic conversation core: the same behaviour on every messenger."""

@@ -1,0 +1,195 @@
+"""Questions, feedback, help and the admin's document tools, for every channel."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from bot.answering.types import Answer
+from bot.core.actor import ADMIN
+from bot.core.messages import Button, Reply
+from bot.core.models import AnswerLog
+from bot.core.registry import Command, Context, Registry
+from bot.core.services import Services
+from bot.errors import UserError
+from bot.text import fold
+
+log = logging.getLogger(__name__)
+
+DOC_EXTENSIONS = {".pdf", ".docx", ".txt", ".md", ".html", ".htm", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+MAX_QUESTION_CHARS = 1000
+
+
+def format_answer(answer: Answer) -> str:
+    """Answer text followed by numbered citations (document, section, checked-on date)."""
+    if answer.abstained or not answer.sources:
+        return answer.text
+    lines = [answer.text, "", "Nguồn:"]
+    seen: set[tuple[str, str]] = set()
+    for source in answer.sources:
+        key = (source.doc_id, source.section)
+        if key in seen or len(seen) >= 3:
+            continue
+        seen.add(key)
+        label = source.title
+        if source.meta.get("number") and source.meta["number"] not in label:
+            label = f"{source.meta['number']} — {label}"
+        line = f"{len(seen)}. {label}"
+        if source.section:
+            line += f" (mục {source.section})"
+        if source.kind == "guide":
+            origin = ", ".join(source.meta.get("source_names", [])[:3])
+            if origin:
+                line += f". Nguồn gốc: {origin}"
+            if source.meta.get("checked_on_vi"):
+                line += f" — thông tin kiểm tra ngày {source.meta['checked_on_vi']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def answer_question(ctx: Context, question: str) -> list[Reply]:
+    """Answer from the documents, log it, and offer 👍/👎 feedback buttons."""
+    question = question.strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UserError(f"Câu hỏi quá dài (tối đa {MAX_QUESTION_CHARS} ký tự). Bạn hãy hỏi ngắn gọn hơn.")
+    answer = ctx.services.kb.ask(question)
+    text = format_answer(answer)
+    with ctx.services.db.session() as session:
+        entry = AnswerLog(
+            channel=ctx.msg.channel,
+            user_id=ctx.msg.user_id,
+            question=question,
+            answer=text,
+            abstained=answer.abstained,
+            sources=[s.to_json() | {"kind": s.kind} for s in answer.sources],
+        )
+        session.add(entry)
+        session.flush()
+        entry_id = entry.id
+    buttons = [[Button("👍 Hữu ích", f"fb:{entry_id}:1"), Button("👎 Chưa đúng", f"fb:{entry_id}:-1")]]
+    return [Reply(text, buttons=buttons)]
+
+
+def _feedback(ctx: Context, rest: str) -> list[Reply]:
+    try:
+        entry_id, rating = (int(x) for x in rest.split(":", 1))
+    except ValueError:
+        return [Reply("Phản hồi không hợp lệ.")]
+    with ctx.services.db.session() as session:
+        entry = session.get(AnswerLog, entry_id)
+        if entry is None or entry.user_id != ctx.msg.user_id or entry.channel != ctx.msg.channel:
+            return [Reply("Không tìm thấy câu trả lời để ghi nhận phản hồi.")]
+        entry.rating = 1 if rating > 0 else -1
+        entry.rated_at = datetime.now(UTC)
+    if rating > 0:
+        return [Reply("Cảm ơn bạn đã phản hồi! 👍")]
+    return [Reply("Cảm ơn bạn! Phản hồi đã được ghi lại để quản trị viên xem và cải thiện tài liệu.")]
+
+
+def _help(ctx: Context, _args: str) -> list[Reply]:
+    from bot.core.registry import Registry  # noqa: F401  (type only)
+
+    registry: Registry = ctx.services.extras["registry"]
+    lines = ["Bạn có thể gõ câu hỏi bằng tiếng Việt (có dấu hoặc không dấu), ví dụ:",
+             "• Hạn chót hoàn thành khóa học MOOC là ngày nào?",
+             "• bao cao hang thang nop truoc ngay may?", "", "Các lệnh:"]
+    for command in registry.menu(ctx.actor):
+        lines.append(f"/{command.name} — {command.description}")
+    return [Reply("\n".join(lines))]
+
+
+def _start(ctx: Context, _args: str) -> list[Reply]:
+    name = f" {ctx.actor.name}" if ctx.actor.name else ""
+    text = (
+        f"Xin chào{name}! Tôi là trợ lý “Bình dân học vụ số” của ngành y tế.\n"
+        "Tôi trả lời câu hỏi dựa trên kế hoạch và hướng dẫn chính thức, có trích dẫn nguồn, "
+        "và giúp bạn ghi nhận khóa học đã hoàn thành."
+    )
+    replies = [Reply(text)]
+    link = ctx.services.extras.get("link_prompt")
+    if link is not None and not ctx.actor.is_linked:
+        replies.extend(link(ctx))
+    replies.extend(_help(ctx, ""))
+    return replies
+
+
+def _cancel(ctx: Context, _args: str) -> list[Reply]:
+    if ctx.flow is None:
+        return [Reply("Không có thao tác nào đang dở.")]
+    ctx.finish()
+    return [Reply("Đã hủy. Dữ liệu đã lưu trước đó không bị ảnh hưởng.")]
+
+
+def _docs(ctx: Context, _args: str) -> list[Reply]:
+    docs = ctx.services.kb.documents()
+    if not docs:
+        return [Reply("Kho tài liệu đang trống.")]
+    lines = [f"Kho tài liệu có {len(docs)} văn bản:"]
+    for d in docs:
+        number = f"{d.number} — " if d.number else ""
+        lines.append(f"• [{d.doc_id}] {number}{d.title} ({d.chunks} đoạn)")
+    lines.append("Xóa một văn bản: /xoatailieu <mã>")
+    return [Reply("\n".join(lines))]
+
+
+def _remove_doc(ctx: Context, args: str) -> list[Reply]:
+    if not args.strip():
+        raise UserError("Bạn hãy ghi mã văn bản cần xóa, ví dụ: /xoatailieu ke-hoach-2948")
+    removed = ctx.services.kb.remove(args.strip())
+    if removed is None:
+        raise UserError(f"Không tìm thấy văn bản có mã “{args.strip()}”. Gõ /tailieu để xem danh sách.")
+    return [Reply(f"Đã xóa “{removed.title}” khỏi kho tài liệu.")]
+
+
+def _feedback_report(ctx: Context, _args: str) -> list[Reply]:
+    from sqlalchemy import select
+
+    with ctx.services.db.session() as session:
+        rows = session.scalars(
+            select(AnswerLog).where(AnswerLog.rating.is_not(None)).order_by(AnswerLog.rated_at.desc()).limit(15)
+        ).all()
+        total_up = sum(1 for r in rows if r.rating and r.rating > 0)
+        if not rows:
+            return [Reply("Chưa có phản hồi nào.")]
+        lines = [f"{len(rows)} phản hồi gần nhất ({total_up} 👍, {len(rows) - total_up} 👎):"]
+        for r in rows:
+            mark = "👍" if r.rating and r.rating > 0 else "👎"
+            lines.append(f"{mark} {r.question[:120]}")
+    return [Reply("\n".join(lines))]
+
+
+def _ingest_attachment(ctx: Context) -> list[Reply] | None:
+    att = ctx.msg.attachment
+    if att is None:
+        return None
+    suffix = "." + att.filename.rsplit(".", 1)[-1].lower() if "." in att.filename else ""
+    if suffix not in DOC_EXTENSIONS:
+        return None
+    if not ctx.actor.is_admin:
+        return [Reply("Chỉ quản trị viên mới được thêm tài liệu vào kho.")]
+    limit = ctx.services.settings.max_upload_mb
+    if att.size > limit * 1024 * 1024:
+        raise UserError(f"Tệp quá lớn (tối đa {limit} MB).")
+    result = ctx.services.kb.add_upload(att.path, att.filename)
+    if result.status == "failed":
+        return [Reply(f"Không thêm được “{att.filename}”: {result.reason_vi}")]
+    verb = {"added": "Đã thêm", "updated": "Đã cập nhật", "unchanged": "Không có thay đổi:"}[result.status]
+    return [Reply(f"{verb} “{att.filename}” ({result.chunks} đoạn). Nhân viên có thể hỏi về văn bản này ngay.")]
+
+
+def register(registry: Registry, services: Services) -> None:
+    services.extras["registry"] = registry
+    admin = frozenset({ADMIN})
+    registry.add_command(Command("batdau", "Bắt đầu, liên kết tài khoản", _start, aliases=("start",), phrases=("bắt đầu", "xin chào", "chào")))
+    registry.add_command(Command("trogiup", "Hướng dẫn sử dụng", _help, aliases=("help",), phrases=("trợ giúp", "hướng dẫn sử dụng", "menu")))
+    registry.add_command(Command("huy", "Hủy thao tác đang dở", _cancel, aliases=("cancel",), phrases=("hủy", "thoát", "dừng lại")))
+    registry.add_command(Command("tailieu", "Danh sách tài liệu (quản trị)", _docs, aliases=("docs",), roles=admin))
+    registry.add_command(Command("xoatailieu", "Xóa một tài liệu (quản trị)", _remove_doc, aliases=("rmdoc",), roles=admin))
+    registry.add_command(Command("xemphanhoi", "Xem phản hồi của người dùng (quản trị)", _feedback_report, aliases=("feedback",), roles=admin))
+    registry.on_payload("fb", _feedback)
+    registry.on_attachment(_ingest_attachment)
+
+
+def is_question_like(text: str) -> bool:
+    """Cheap guard used by group chats: ignore one-word chatter."""
+    return len(fold(text).split()) >= 2

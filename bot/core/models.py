@@ -1,0 +1,44 @@
+"""Conversation state and answer feedback, persisted so any worker can continue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, utcnow
+
+
+class ConversationState(Base):
+    """Where one user is in a form, keyed by channel and user id."""
+
+    __tablename__ = "conversation_state"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    flow: Mapped[str | None] = mapped_column(String(40))
+    step: Mapped[str | None] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    choices: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class AnswerLog(Base):
+    """Every answered question, so 👍/👎 feedback refers to what was shown."""
+
+    __tablename__ = "answer_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(80), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    abstained: Mapped[bool] = mapped_column(default=False)
+    sources: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

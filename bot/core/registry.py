@@ -1,0 +1,127 @@
+"""Commands, forms (flows) and hooks that features register with the engine.
+
+A feature module (knowledge, tracking, admin tools) exposes
+``register(registry, services)`` and adds its commands and flows here; the
+engine dispatches, the adapters only render.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.core.actor import Actor
+from bot.core.messages import Incoming, Reply
+from bot.text import normalize_name
+
+if TYPE_CHECKING:
+    from bot.core.services import Services
+
+
+@dataclass
+class Context:
+    """Everything a handler needs for one incoming message."""
+
+    msg: Incoming
+    actor: Actor
+    services: Services
+    flow: str | None = None
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def goto(self, step: str) -> None:
+        """Move the active form to ``step`` (persisted after the handler returns)."""
+        self.step = step
+
+    def finish(self) -> None:
+        """End the active form and forget its data."""
+        self.flow, self.step, self.data = None, None, {}
+
+
+Handler = Callable[[Context, str], list[Reply]]
+Hook = Callable[[Context], list[Reply] | None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: ``/name`` or an English alias, or a plain Vietnamese phrase.
+
+    ``roles`` lists who may run it (empty: everyone). ``menu`` puts it in the
+    messenger's command menu.
+    """
+
+    name: str
+    description: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    roles: frozenset[str] = frozenset()
+    menu: bool = True
+
+    def allowed(self, actor: Actor) -> bool:
+        return not self.roles or bool(self.roles & actor.roles)
+
+
+class Flow(ABC):
+    """A multi-step form whose position lives in SQL, not in a messenger."""
+
+    name: str = ""
+
+    @abstractmethod
+    def start(self, ctx: Context, args: str) -> list[Reply]:
+        """Begin the form (set ``ctx.flow``/``ctx.step``) and ask the first question."""
+
+    @abstractmethod
+    def handle(self, ctx: Context) -> list[Reply]:
+        """Consume ``ctx.msg`` (text, payload or attachment) at ``ctx.step``."""
+
+
+class Registry:
+    """All commands, flows, payload handlers and hooks known to the engine."""
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+        self.flows: dict[str, Flow] = {}
+        self.payload_handlers: dict[str, Handler] = {}
+        self.contact_hooks: list[Hook] = []
+        self.attachment_hooks: list[Hook] = []
+        self._by_name: dict[str, Command] = {}
+        self._by_phrase: dict[str, Command] = {}
+
+    def add_command(self, command: Command) -> None:
+        for key in (command.name, *command.aliases):
+            self._by_name[key.lower()] = command
+        for phrase in command.phrases:
+            self._by_phrase[normalize_name(phrase)] = command
+        self.commands.append(command)
+
+    def add_flow(self, flow: Flow) -> None:
+        self.flows[flow.name] = flow
+
+    def on_payload(self, prefix: str, handler: Handler) -> None:
+        """Route button payloads ``prefix:rest`` to ``handler(ctx, rest)``."""
+        self.payload_handlers[prefix] = handler
+
+    def on_contact(self, hook: Hook) -> None:
+        self.contact_hooks.append(hook)
+
+    def on_attachment(self, hook: Hook) -> None:
+        self.attachment_hooks.append(hook)
+
+    def match(self, text: str) -> tuple[Command, str] | None:
+        """Find the command a message asks for, and its argument text."""
+        stripped = text.strip()
+        if stripped.startswith("/"):
+            head, _, rest = stripped[1:].partition(" ")
+            head = head.split("@", 1)[0].lower()
+            command = self._by_name.get(head)
+            return (command, rest.strip()) if command else None
+        key = normalize_name(stripped)
+        command = self._by_phrase.get(key)
+        return (command, "") if command else None
+
+    def menu(self, actor: Actor) -> list[Command]:
+        """Commands this actor may use, for help texts and messenger menus."""
+        return [c for c in self.commands if c.menu and c.allowed(actor)]

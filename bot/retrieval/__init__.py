@@ -1,0 +1,1 @@
+"""Chunk store, lexical and dense indexes, and the hybrid retriever."""
