@@ -51,7 +51,13 @@ def diacritic_ratio(text: str) -> float:
     return marked / len(words)
 
 
+# Product names OCR misreads ("VNelD": l for I); folded spellings only.
+_OCR_WORDS = {"vneld": "vneid", "vnel": "vnei", "vnid": "vneid"}
+
+
 def _repair_ocr_token(token: str) -> list[str]:
+    if token in _OCR_WORDS:
+        return [_OCR_WORDS[token]]
     m = _OCR_TRAILING_DIGIT.match(token)
     if m:
         return [m.group(1) + "o"]

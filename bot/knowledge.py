@@ -1,0 +1,276 @@
+"""The knowledge base: ingest files, keep indexes in step, answer questions.
+
+This is the only object the CLI and the conversation core talk to for
+knowledge. Models and indexes load lazily and once; the in-memory lexical
+index reloads when another process (an admin upload on another worker)
+changed the chunk store.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.answering.extractive import compose, select_quotes
+from bot.answering.generative import GenerativeAnswerer, make_chat_model
+from bot.answering.policy import CLINICAL_REFUSAL, NOT_COVERED, is_clinical
+from bot.answering.types import Answer, Source
+from bot.db import Database
+from bot.retrieval.embeddings import Embedder, make_embedder
+from bot.retrieval.hybrid import CorpusIndex, HybridRetriever, IndexedChunk, Retrieval
+from bot.retrieval.models import Chunk, Document
+from bot.retrieval.vectors import VectorStore
+from bot.settings import Settings
+from ingest.pipeline import FileResult, Ingestor, IngestReport, slugify
+
+log = logging.getLogger(__name__)
+
+# Evidence thresholds for answering (see docs in README "How answers are decided").
+MIN_COVERAGE = 0.42
+STALE_CHECK_S = 5.0
+
+
+@dataclass
+class DocumentInfo:
+    doc_id: str
+    title: str
+    path: str
+    kind: str
+    number: str | None
+    issuer: str | None
+    issued_date: str | None
+    chunks: int
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, db: Database, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self._embedder = embedder
+        self._vectors: VectorStore | None = None
+        self._index: CorpusIndex | None = None
+        self._docs: dict[str, Document] = {}
+        self._stamp: tuple[Any, ...] | None = None
+        self._checked_at = 0.0
+        self._lock = threading.RLock()
+        self._generative: GenerativeAnswerer | None = None
+
+    # -- lazy components --------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def vectors(self) -> VectorStore:
+        if self._vectors is None:
+            self._vectors = VectorStore(self.settings, self.embedder.name)
+        return self._vectors
+
+    def set_generative_model(self, model: Any) -> None:
+        """Use this chat model for answers (tests pass a fake one)."""
+        self._generative = GenerativeAnswerer(model)
+
+    def _generator(self) -> GenerativeAnswerer | None:
+        if self.settings.answer_mode != "generative":
+            return None
+        if self._generative is None and self.settings.llm_base_url:
+            self._generative = GenerativeAnswerer(make_chat_model(self.settings))
+        return self._generative
+
+    # -- corpus snapshot -----------------------------------------------------------
+    def _current_stamp(self) -> tuple[Any, ...]:
+        with self.db.session() as s:
+            return (
+                s.scalar(select(func.count()).select_from(Document)),
+                s.scalar(select(func.max(Document.ingested_at))),
+                s.scalar(select(func.count()).select_from(Chunk)),
+            )
+
+    def _load_index(self) -> CorpusIndex:
+        with self._lock:
+            now = time.monotonic()
+            if self._index is not None and now - self._checked_at < STALE_CHECK_S:
+                return self._index
+            stamp = self._current_stamp()
+            self._checked_at = now
+            if self._index is not None and stamp == self._stamp:
+                return self._index
+            with self.db.session() as s:
+                docs = {d.id: d for d in s.scalars(select(Document)).all()}
+                rows = s.execute(
+                    select(Chunk.id, Chunk.doc_id, Chunk.section, Chunk.text).order_by(Chunk.doc_id, Chunk.ord)
+                ).all()
+            chunks = [
+                IndexedChunk(id=r[0], doc_id=r[1], section=r[2], text=r[3], ocr_like=docs[r[1]].ocr_like)
+                for r in rows
+            ]
+            profiles = {d.id: str(d.meta.get("profile") or d.title) for d in docs.values()}
+            self._index = CorpusIndex(chunks, profiles)
+            self._docs = docs
+            self._stamp = stamp
+            return self._index
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._index, self._stamp, self._checked_at = None, None, 0.0
+
+    # -- ingest -------------------------------------------------------------------------
+    def ingest(self, paths: list[Path] | None = None, *, progress: bool = False, remove_missing: bool = True) -> IngestReport:
+        """Sync files into the chunk store, then embed only chunks Chroma lacks."""
+        paths = paths or [self.settings.knowledge_dir]
+        report = Ingestor(self.db).sync(paths, remove_missing=remove_missing, progress=progress)
+        self.sync_vectors(progress=progress)
+        self.invalidate()
+        return report
+
+    def ensure_ingested(self) -> IngestReport:
+        """Called at start-up: index the shipped knowledge folder if it changed."""
+        return self.ingest([self.settings.knowledge_dir], progress=False)
+
+    def sync_vectors(self, *, progress: bool = False) -> int:
+        """Add vectors for new chunks and drop vectors of deleted chunks."""
+        with self.db.session() as s:
+            rows = s.execute(select(Chunk.id, Chunk.doc_id, Chunk.section, Chunk.text)).all()
+        wanted = {r[0]: r for r in rows}
+        have = self.vectors.ids()
+        stale = sorted(have - wanted.keys())
+        if stale:
+            self.vectors.delete(stale)
+        missing = [wanted[i] for i in wanted.keys() - have]
+        if not missing:
+            return 0
+        batch = 64
+        bar = None
+        if progress and len(missing) > batch:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(missing), desc="Tạo vector", unit="đoạn")
+        for start in range(0, len(missing), batch):
+            part = missing[start : start + batch]
+            vectors = self.embedder.embed_passages([f"{r[2]}\n{r[3]}" for r in part])
+            self.vectors.add([r[0] for r in part], vectors, [r[1] for r in part])
+            if bar is not None:
+                bar.update(len(part))
+        if bar is not None:
+            bar.close()
+        return len(missing)
+
+    def add_upload(self, path: Path, filename: str) -> FileResult:
+        """Keep an uploaded file in the data dir and index it (admins only)."""
+        safe = Path(filename).name.replace("/", "_") or "tai-lieu"
+        stem, suffix = Path(safe).stem, Path(safe).suffix.lower()
+        target = self.settings.uploads_dir / f"{slugify(stem)}{suffix}"
+        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        if path.resolve() != target.resolve():
+            shutil.copyfile(path, target)
+        result = Ingestor(self.db).ingest_file(target)
+        if result.status == "failed":
+            with self.db.session() as s:
+                known = s.scalar(select(Document).where(Document.path == result.path))
+            if known is None:
+                target.unlink(missing_ok=True)
+        else:
+            self.sync_vectors()
+            self.invalidate()
+        return result
+
+    def documents(self) -> list[DocumentInfo]:
+        with self.db.session() as s:
+            counts = dict(s.execute(select(Chunk.doc_id, func.count()).group_by(Chunk.doc_id)).all())
+            return [
+                DocumentInfo(d.id, d.title, d.path, d.kind, d.number, d.issuer, d.issued_date, counts.get(d.id, 0))
+                for d in s.scalars(select(Document).order_by(Document.kind, Document.path)).all()
+            ]
+
+    def remove(self, key: str) -> DocumentInfo | None:
+        """Remove a document by id or path; uploaded files are deleted too."""
+        with self.db.session() as s:
+            doc = s.get(Document, key) or s.scalar(select(Document).where(Document.path == key))
+            if doc is None:
+                return None
+            info = DocumentInfo(doc.id, doc.title, doc.path, doc.kind, doc.number, doc.issuer, doc.issued_date, len(doc.chunks))
+            ids = [c.id for c in doc.chunks]
+            s.delete(doc)
+        if ids:
+            self.vectors.delete(ids)
+        file = Path(info.path)
+        if file.exists() and self.settings.uploads_dir.resolve() in file.resolve().parents:
+            file.unlink()
+        self.invalidate()
+        return info
+
+    # -- answering ----------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
+        index = self._load_index()
+        retriever = HybridRetriever(index, self.embedder, self.vectors if index.chunks else None)
+        return retriever.search(question, k or self.settings.top_k)
+
+    def _label(self, doc_id: str) -> str:
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            return doc_id
+        if doc.kind == "guide":
+            return f"hướng dẫn “{doc.title}”"
+        if doc.number and any(ch.isdigit() for ch in doc.number):
+            return f"Kế hoạch {doc.number}"
+        return doc.title
+
+    def _source(self, hit: Any) -> Source:
+        doc = self._docs.get(hit.chunk.doc_id)
+        meta: dict[str, Any] = dict(doc.meta) if doc else {}
+        meta.setdefault("number", doc.number if doc else None)
+        return Source(
+            doc_id=hit.chunk.doc_id,
+            title=doc.title if doc else hit.chunk.doc_id,
+            path=doc.path if doc else "",
+            section=hit.chunk.section,
+            text=hit.chunk.text,
+            score=hit.score,
+            kind=doc.kind if doc else "plan",
+            meta=meta,
+        )
+
+    def ask(self, question: str) -> Answer:
+        """Answer from the documents, or abstain when the evidence is too thin."""
+        started = time.perf_counter()
+        question = " ".join(question.split())
+
+        def done(text: str, abstained: bool, sources: list[Source], reason: str | None, mode: str = "extractive") -> Answer:
+            elapsed = (time.perf_counter() - started) * 1000
+            return Answer(question, text, abstained, sources, elapsed, mode, reason)
+
+        if not question:
+            return done("Bạn hãy nhập câu hỏi.", True, [], "empty")
+        if is_clinical(question):
+            return done(CLINICAL_REFUSAL, True, [], "clinical")
+        retrieval = self.retrieve(question)
+        sources = [self._source(h) for h in retrieval.hits]
+        if not retrieval.hits or retrieval.coverage < MIN_COVERAGE:
+            return done(NOT_COVERED, True, sources, f"coverage {retrieval.coverage:.2f}")
+        index = self._load_index()
+        labels = {h.chunk.doc_id: self._label(h.chunk.doc_id) for h in retrieval.hits}
+        generator = self._generator()
+        if generator is not None:
+            text = generator.answer(question, retrieval.hits, labels)
+            if text is not None:
+                return done(text, False, sources, None, mode="generative")
+        quotes = select_quotes(retrieval.hits, retrieval.query_terms, index.lexical)
+        if not quotes:
+            return done(NOT_COVERED, True, sources, "no sentence")
+        ocr_docs = {d for d, doc in self._docs.items() if doc.ocr_like}
+        ordered = sorted({q.hit_rank for q in quotes})
+        # Cite first the passages quoted, then the other retrieved ones.
+        sources = [sources[i] for i in ordered] + [s for i, s in enumerate(sources) if i not in ordered]
+        return done(compose(quotes, retrieval.hits, labels, ocr_docs), False, sources, None)

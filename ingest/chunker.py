@@ -1,0 +1,164 @@
+"""Structure-aware chunking of Vietnamese administrative documents.
+
+Plans are built from headings ``I.``, ``1.``, ``1.1.``, ``a)`` with list items
+``-`` and ``+``. A chunk never spans two top-level sections, keeps the path of
+headings it sits under (shown in citations), and prefers to break between list
+items so a quoted passage reads as a whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.text import fold
+
+MAX_CHARS = 1100
+TARGET_CHARS = 700
+MIN_CHARS = 220
+
+_ROMAN = re.compile(r"^([IVX][IVXl1]{0,4}|[1l][IVX][IVXl1]{0,3})\s?\.\s*(\S.*)$")
+_SUB = re.compile(r"^(\d{1,2}\.\d{1,2}(?:\.\d{1,2})?)\.?\s+(\S.*)$")
+_NUM = re.compile(r"^(\d{1,2})\.\s+(\S.*)$")
+_LETTER = re.compile(r"^([a-zđ])\)\s+(\S.*)$")
+_ITEM = re.compile(r"^([-+•*–]|\d{1,2}[.)]|[a-zđ]\))\s")
+_SENT_END = re.compile(r"[.;:!?…”\"]$")
+
+
+_SIGNATURE = re.compile(r"^n[o0]i nh\w{0,3}n\s*:")
+SIGNATURE_SECTION = "Nơi nhận và người ký"
+
+
+@dataclass
+class ChunkDraft:
+    section: str
+    text: str
+
+
+def _is_upper(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.7
+
+
+def heading_level(line: str) -> tuple[int, str] | None:
+    """Heading level (1 roman, 2 number, 3 sub-number, 4 letter) and its label."""
+    m = _ROMAN.match(line)
+    if m and _is_upper(m.group(2)[:20]):
+        return 1, line
+    if _SUB.match(line):
+        return 3, line
+    if _NUM.match(line):
+        return 2, line
+    if _LETTER.match(line):
+        return 4, line
+    return None
+
+
+def reflow(text: str) -> list[str]:
+    """Join hard-wrapped lines into paragraphs, one paragraph or item per line.
+
+    Extracted text wraps mid-sentence and sometimes puts a blank line between
+    every wrapped line, so blank lines alone are not paragraph breaks.
+    """
+    raw = [re.sub(r"\s+", " ", ln).strip() for ln in text.replace("\f", "\n").splitlines()]
+    raw = [ln for ln in raw if ln and not re.fullmatch(r"[-–—_=*.\s]{3,}|\d{1,3}", ln)]
+    paragraphs: list[str] = []
+    for line in raw:
+        if not paragraphs:
+            paragraphs.append(line)
+            continue
+        prev = paragraphs[-1]
+        starts_new = bool(
+            _ITEM.match(line)
+            or heading_level(line)
+            or _SENT_END.search(prev)
+            or (heading_level(prev) is not None and len(prev) < 45)
+            or (_is_upper(prev) and len(prev) < 90)
+            or (_is_upper(line) and len(line) < 90 and not _is_upper(prev))
+        )
+        if starts_new:
+            paragraphs.append(line)
+        else:
+            paragraphs[-1] = f"{prev} {line}"
+    return paragraphs
+
+
+def _short(label: str, limit: int = 70) -> str:
+    marker, _, rest = label.strip().partition(" ")
+    rest = re.split(r"(?<=\w)[.:;](?=\s)", rest, maxsplit=1)[0]
+    label = f"{marker} {rest}".strip().rstrip(":")
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def _split_long(lines: list[str]) -> list[list[str]]:
+    """Split a block at item boundaries (or sentences) into pieces ≤ MAX_CHARS."""
+    pieces: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        parts = [line]
+        if len(line) > MAX_CHARS:
+            parts = [p for p in re.split(r"(?<=[.;])\s+", line) if p]
+        for part in parts:
+            if size and size + len(part) > TARGET_CHARS:
+                pieces.append([])
+                size = 0
+            pieces[-1].append(part)
+            size += len(part) + 1
+    return [p for p in pieces if p]
+
+
+def chunk_document(text: str) -> list[ChunkDraft]:
+    """Turn a document into section-aware chunks (duplicates removed later)."""
+    paragraphs = reflow(text)
+    blocks: list[tuple[list[tuple[int, str]], list[str]]] = []
+    path: list[tuple[int, str]] = []
+    current: list[str] = []
+    for para in paragraphs:
+        if _SIGNATURE.match(fold(para)):
+            # "Nơi nhận" starts the distribution list and signature block.
+            if current:
+                blocks.append((list(path), current))
+            path, current = [(1, SIGNATURE_SECTION)], [para]
+            continue
+        level = heading_level(para)
+        if path[:1] == [(1, SIGNATURE_SECTION)] and (level is None or level[0] != 1):
+            # Inside the signature block only a new top-level heading (a second
+            # copy of the plan, an annex) ends it.
+            level = None
+            if len(current) >= 12:
+                blocks.append((list(path), current))
+                path, current = [(1, "Phụ lục")], []
+        if level is not None:
+            if current:
+                blocks.append((list(path), current))
+            current = []
+            lvl, label = level
+            while path and path[-1][0] >= lvl:
+                path.pop()
+            path.append((lvl, _short(label)))
+        current.append(para)
+    if current:
+        blocks.append((list(path), current))
+
+    drafts: list[ChunkDraft] = []
+    pending: tuple[list[tuple[int, str]], list[str]] | None = None
+
+    def section_of(p: list[tuple[int, str]]) -> str:
+        return " > ".join(label for _, label in p) if p else "Phần mở đầu"
+
+    def emit(p: list[tuple[int, str]], lines: list[str]) -> None:
+        for piece in _split_long(lines):
+            drafts.append(ChunkDraft(section=section_of(p), text="\n".join(piece)))
+
+    for block_path, lines in blocks:
+        if pending is not None:
+            same_top = (pending[0][:1] == block_path[:1])
+            size = sum(len(x) for x in pending[1])
+            if same_top and size < MIN_CHARS and size + sum(len(x) for x in lines) <= MAX_CHARS:
+                pending = (pending[0], pending[1] + lines)
+                continue
+            emit(*pending)
+        pending = (block_path, lines)
+    if pending is not None:
+        emit(*pending)
+    return [d for d in drafts if fold(d.text).strip()]

@@ -1,0 +1,107 @@
+"""Document metadata from the header of a Vietnamese administrative document.
+
+Plans start with a letterhead (issuing body), ``Số: 789/KH-TTYT``, a place
+and date line, then ``KẾ HOẠCH`` and the subject. OCR damage ("S6:2948
+|KH-SYT", "ngay05 thing 6 nam 2026") is tolerated by matching folded text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.text import fold
+
+_NUMBER = re.compile(r"\bs[o6ô]\s*:\s*(\d{1,6})?\s*[/|]\s*([a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)", re.I)
+_DATE = re.compile(r"ngay\s*(\d{1,2})?\s*th\w{0,3}ng\s*(\d{1,2})?\s*n\w{0,2}m\s*(\d{4})")
+_DOC_TYPES = ("ke hoach", "quyet dinh", "cong van", "thong bao", "huong dan", "bao cao", "chi thi")
+_ISSUER_HINT = re.compile(
+    r"^(uy ban|ubnd|so y te|soy te|trung tam|benh vien|ttyt|bo y te|phong|tinh uy|dang uy)", re.I
+)
+_BODY_ISSUER = re.compile(
+    r"((?:Bệnh viện|Trung tâm Y tế|Sở Y tế|TTYT)(?:[ \t]+\S+){1,5}?)[ \t]+(?:ban hành|tổ chức|xây dựng)"
+)
+_STOP_TITLE = re.compile(r"^(can cu|cin cu|cian ctr|thuc hien|thyc hign|nham|-{3,}|i\.)", re.I)
+
+
+@dataclass
+class DocMeta:
+    """Parsed header fields; any may be missing on informal documents."""
+
+    title: str = ""
+    number: str | None = None
+    issuer: str | None = None
+    issued_date: str | None = None
+    profile: str = ""  # words that name the document (issuer, place, number, title)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _title_case_heading(line: str) -> str:
+    words = line.strip().split()
+    if not words:
+        return ""
+    if line.upper() == line:
+        text = line.strip().lower()
+        return text[:1].upper() + text[1:]
+    return line.strip()
+
+
+def parse_header(text: str, path: Path) -> DocMeta:
+    """Extract number, issuer, date and title from the first lines."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()][:40]
+    meta = DocMeta()
+    head = "\n".join(lines[:15])
+    folded_head = fold(head)
+
+    m = _NUMBER.search(folded_head)
+    if m:
+        kind = re.sub(r"\s+", "", m.group(2)).upper()
+        kind = kind.replace("TTVT", "TTYT")  # frequent OCR confusion of Y/V
+        meta.number = f"{m.group(1)}/{kind}" if m.group(1) else f"/{kind}"
+
+    d = _DATE.search(folded_head)
+    if d:
+        day, month, year = d.groups()
+        if day and month:
+            meta.issued_date = f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+        else:
+            meta.issued_date = year
+
+    issuer_lines: list[str] = []
+    for ln in lines[:8]:
+        f = fold(ln)
+        if _NUMBER.search(f):
+            break
+        if f.startswith(("cong hoa", "doc lap")):
+            continue
+        if _ISSUER_HINT.match(f):
+            part = re.split(r"\s{2,}|CỘNG|CONG HOA|[DPĐ][oộ]c [1l][aậ]p", ln)[0].strip()
+            if part:
+                issuer_lines.append(part)
+    if issuer_lines:
+        meta.issuer = " – ".join(issuer_lines[-2:]) if len(issuer_lines) > 1 else issuer_lines[0]
+    else:
+        body = _BODY_ISSUER.search(text[:3000])
+        if body:
+            meta.issuer = body.group(1).strip()
+
+    for i, ln in enumerate(lines):
+        f = fold(ln)
+        if any(f.startswith(t) for t in _DOC_TYPES) and len(f) < 60:
+            parts = [_title_case_heading(ln)]
+            for nxt in lines[i + 1 : i + 4]:
+                fn = fold(nxt)
+                if _STOP_TITLE.match(fn) or fn.startswith("-"):
+                    break
+                parts.append(nxt.strip())
+            meta.title = re.sub(r"\s+", " ", " ".join(parts)).strip(" -")
+            break
+    if not meta.title:
+        meta.title = path.stem.replace("-", " ").replace("_", " ")
+
+    stem_words = re.sub(r"[-_]+", " ", path.stem)
+    meta.profile = " ".join(
+        x for x in (stem_words, meta.issuer or "", meta.number or "", meta.title) if x
+    )
+    return meta
