@@ -1,0 +1,111 @@
+"""What a staff member sees when asking: quotes, citations, honest abstention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from bot.core.knowledge_commands import format_answer
+from bot.core.services import Services
+from bot.text import fold
+
+
+def test_question_without_diacritics_finds_the_passage(services: Services) -> None:
+    answer = services.kb.ask("ke hoach cua ttyt ngoc lac thuc hien ke hoach nao cua so y te thanh hoa")
+    assert not answer.abstained
+    assert "3433" in answer.text
+    assert answer.sources[0].doc_id.startswith("ttyt-ngoc-lac")
+
+
+def test_question_with_diacritics_finds_ocr_text_without_them(services: Services) -> None:
+    answer = services.kb.ask("Phòng nào kiểm tra việc triển khai đơn thuốc điện tử?")
+    assert not answer.abstained
+    assert any(s.doc_id.startswith("so-y-te-bac-ninh") for s in answer.sources[:3])
+
+
+def test_document_names_choose_the_document_not_its_letterhead(services: Services) -> None:
+    answer = services.kb.ask("Kế hoạch hành động của TTYT Ngọc Lặc thực hiện kế hoạch nào của Sở Y tế Thanh Hóa?")
+    assert answer.sources[0].doc_id.startswith("ttyt-ngoc-lac")
+    answer = services.kb.ask("Sở Y tế Bắc Ninh giao phòng nào theo dõi chỉ tiêu?")
+    assert answer.sources[0].doc_id.startswith("so-y-te-bac-ninh")
+
+
+def test_answer_quotes_the_source_and_cites_it(services: Services) -> None:
+    answer = services.kb.ask("Mô hình chính quyền địa phương mấy cấp được tuyên truyền?")
+    assert not answer.abstained
+    assert "2 cap" in fold(answer.text)
+    assert "“" in answer.text  # a quotation, not a paraphrase
+    shown = format_answer(answer)
+    assert "Nguồn:" in shown and answer.sources[0].title[:20] in shown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Giá vàng SJC hôm nay bao nhiêu?",
+        "ket qua bong da ngoai hang anh",
+        "Bệnh viện Chợ Rẫy có bao nhiêu bác sĩ?",
+        "Thủ tục đăng ký kết hôn ở phường?",
+    ],
+)
+def test_questions_outside_the_documents_are_declined(services: Services, question: str) -> None:
+    answer = services.kb.ask(question)
+    assert answer.abstained
+    assert "không đề cập" in answer.text
+
+
+@pytest.mark.parametrize(
+    "question", ["Liều paracetamol cho trẻ 10kg là bao nhiêu?", "cach chua sot xuat huyet tai nha", "Nên uống thuốc gì để hạ huyết áp?"]
+)
+def test_clinical_advice_is_refused(services: Services, question: str) -> None:
+    answer = services.kb.ask(question)
+    assert answer.abstained
+    assert "không tư vấn chuyên môn lâm sàng" in answer.text
+
+
+def test_json_contract(services: Services) -> None:
+    data = services.kb.ask("Đề án 06 là gì?").to_json()
+    assert set(data) == {"question", "answer", "abstained", "sources", "elapsed_ms"}
+    assert data["sources"]
+    source = data["sources"][0]
+    assert set(source) == {"doc_id", "title", "path", "section", "text", "score"}
+    assert source["path"].endswith(".txt")
+    assert isinstance(source["score"], float)
+
+
+def _fake(responses: list[str]) -> Any:
+    return FakeListChatModel(responses=responses)
+
+
+class _Broken:
+    def invoke(self, _messages: object) -> None:
+        raise ConnectionError("endpoint down")
+
+
+def test_generative_mode_uses_a_cited_model_answer(make_services: Any) -> None:
+    services = make_services(ANSWER_MODE="generative")
+    services.kb.set_generative_model(_fake(["Kế hoạch 789/KH-TTYT thực hiện Kế hoạch số 3433/KH-SYT [1]."]))
+    answer = services.kb.ask("TTYT Ngọc Lặc thực hiện kế hoạch nào của Sở Y tế?")
+    assert answer.mode == "generative"
+    assert "3433" in answer.text and not answer.abstained
+
+
+@pytest.mark.parametrize(
+    "model",
+    [_fake(["Tôi nghĩ là kế hoạch 3433."]), _fake(["KHONG_CO_THONG_TIN"]), _fake(["Xem [9]."]), _Broken()],
+    ids=["no-citation", "no-info", "bad-citation", "error"],
+)
+def test_generative_mode_falls_back_to_extractive(make_services: Any, model: Any) -> None:
+    services = make_services(ANSWER_MODE="generative")
+    services.kb.set_generative_model(model)
+    answer = services.kb.ask("TTYT Ngọc Lặc thực hiện kế hoạch nào của Sở Y tế?")
+    assert answer.mode == "extractive"
+    assert "3433" in answer.text
+
+
+def test_generative_mode_still_abstains_without_evidence(make_services: Any) -> None:
+    services = make_services(ANSWER_MODE="generative")
+    services.kb.set_generative_model(_fake(["Giá xăng là 25.000 đồng [1]."]))
+    assert services.kb.ask("Giá xăng hôm nay bao nhiêu?").abstained

@@ -1,0 +1,84 @@
+"""Folding, OCR repair, sentence splitting and structure-aware chunking."""
+
+from pathlib import Path
+
+from bot.text import diacritic_ratio, fold, split_sentences, terms, tokens
+from ingest.chunker import SIGNATURE_SECTION, chunk_document, reflow
+from ingest.metadata import parse_header
+
+PLANS = Path(__file__).resolve().parents[1] / "knowledge" / "plans"
+
+
+def test_fold_matches_the_eval_definition() -> None:
+    assert fold("  Hạn CHÓT   hoàn thành\tkhóa học  ") == "han chot hoan thanh khoa hoc"
+    assert fold("Đơn thuốc điện tử") == "don thuoc dien tu"
+
+
+def test_tokens_repair_common_ocr_damage() -> None:
+    # "s6" is "số", "1a" is "là", "VNelD" is "VNeID" in the OCR seeds.
+    assert tokens("Binh dan hoc vu s6 1a VNelD") == ["binh", "dan", "hoc", "vu", "so", "la", "vneid"]
+    assert tokens("ngay05 thang 6") == ["ngay", "05", "thang", "6"]
+
+
+def test_terms_include_syllable_bigrams() -> None:
+    assert "hoc_vu" in terms("Bình dân học vụ số")
+
+
+def test_diacritic_ratio_tells_ocr_text_apart() -> None:
+    ocr = (PLANS / "so-y-te-bac-ninh-2948-KH-SYT-2026-binh-dan-hoc-vu-so.txt").read_text()
+    clean = (PLANS / "ttyt-ngoc-lac-789-KH-TTYT-2025-binh-dan-hoc-vu-so.txt").read_text()
+    assert diacritic_ratio(ocr) < 0.2 < diacritic_ratio(clean)
+
+
+def test_split_sentences_keeps_list_items_apart() -> None:
+    text = "Mục tiêu chung.\n- Ý thứ nhất;\n- Ý thứ hai.\nCâu cuối cùng."
+    assert split_sentences(text) == ["Mục tiêu chung.", "- Ý thứ nhất;", "- Ý thứ hai.", "Câu cuối cùng."]
+
+
+def test_reflow_joins_wrapped_lines_separated_by_blank_lines() -> None:
+    text = "Thực hiện Kế hoạch số 3433/KH-SYT ngày 13/6/2025 của Sở Y tế Thanh \n\nHóa về triển khai.\n\n- Mục một"
+    assert reflow(text) == [
+        "Thực hiện Kế hoạch số 3433/KH-SYT ngày 13/6/2025 của Sở Y tế Thanh Hóa về triển khai.",
+        "- Mục một",
+    ]
+
+
+def test_chunks_carry_their_section_path() -> None:
+    text = (
+        "KẾ HOẠCH\nThử nghiệm\n"
+        "I. MỤC ĐÍCH, YÊU CẦU\n1. Mục đích\n- Nâng cao kỹ năng số cho toàn thể viên chức.\n"
+        "II. NHIỆM VỤ\n1. Truyền thông\na) Tuyên truyền trên Zalo OA của bệnh viện.\n"
+        "Nơi nhận:\n- Như trên;\nGIÁM ĐỐC\nNguyễn Văn A\n"
+    )
+    chunks = chunk_document(text)
+    zalo = next(c for c in chunks if "Zalo OA" in c.text)
+    assert zalo.section.startswith("II. NHIỆM VỤ")
+    signature = next(c for c in chunks if "Nguyễn Văn A" in c.text)
+    assert signature.section == SIGNATURE_SECTION
+
+
+def test_real_plan_sections_nest() -> None:
+    plan = PLANS / "so-y-te-bac-ninh-2948-KH-SYT-2026-binh-dan-hoc-vu-so.txt"
+    chunks = chunk_document(plan.read_text())
+    zalo = next(c for c in chunks if "Zalo OA" in c.text)
+    assert zalo.section.startswith("I1I. NHIEM VU") and "> 1.2." in zalo.section
+    assert all(len(c.text) <= 1400 for c in chunks)
+
+
+def test_ocr_roman_headings_are_recognised() -> None:
+    text = "I1I. NHIEM VU VA GIAI PHAP\n1. Truyen thong\nNoi dung truyen thong can bo.\n"
+    assert chunk_document(text)[0].section.startswith("I1I. NHIEM VU")
+
+
+def test_header_metadata_from_clean_and_ocr_plans() -> None:
+    ngoc_lac = PLANS / "ttyt-ngoc-lac-789-KH-TTYT-2025-binh-dan-hoc-vu-so.txt"
+    meta = parse_header(ngoc_lac.read_text(), ngoc_lac)
+    assert meta.number == "789/KH-TTYT"
+    assert meta.issued_date == "2025-06-20"
+    assert "NGỌC LẶC" in (meta.issuer or "")
+    assert "Bình dân học vụ số" in meta.title
+
+    bac_ninh = PLANS / "so-y-te-bac-ninh-2948-KH-SYT-2026-binh-dan-hoc-vu-so.txt"
+    meta = parse_header(bac_ninh.read_text(), bac_ninh)
+    assert meta.number == "2948/KH-SYT"
+    assert meta.issued_date == "2026-06-05"
