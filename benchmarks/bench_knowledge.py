@@ -25,9 +25,32 @@ from bot.text import split_sentences
 from ingest.chunker import chunk_document
 
 REPO = Path(__file__).resolve().parents[1]
-PROVINCES = ["Thanh Hóa", "Bắc Ninh", "Nghệ An", "Gia Lai", "Cần Thơ", "Lào Cai", "Huế", "Đà Nẵng", "Quảng Ninh", "Sơn La"]
-UNITS = ["Trung tâm Y tế", "Bệnh viện Đa khoa", "Bệnh viện Nhi", "Trạm Y tế xã", "Bệnh viện Y học cổ truyền"]
-HEADINGS = ["MỤC ĐÍCH, YÊU CẦU", "NHIỆM VỤ, GIẢI PHÁP", "TỔ CHỨC THỰC HIỆN", "KINH PHÍ", "CHẾ ĐỘ BÁO CÁO"]
+PROVINCES = [
+    "Thanh Hóa",
+    "Bắc Ninh",
+    "Nghệ An",
+    "Gia Lai",
+    "Cần Thơ",
+    "Lào Cai",
+    "Huế",
+    "Đà Nẵng",
+    "Quảng Ninh",
+    "Sơn La",
+]
+UNITS = [
+    "Trung tâm Y tế",
+    "Bệnh viện Đa khoa",
+    "Bệnh viện Nhi",
+    "Trạm Y tế xã",
+    "Bệnh viện Y học cổ truyền",
+]
+HEADINGS = [
+    "MỤC ĐÍCH, YÊU CẦU",
+    "NHIỆM VỤ, GIẢI PHÁP",
+    "TỔ CHỨC THỰC HIỆN",
+    "KINH PHÍ",
+    "CHẾ ĐỘ BÁO CÁO",
+]
 
 
 def seed_sentences() -> list[str]:
@@ -45,7 +68,13 @@ def write_corpus(folder: Path, chunks: int, rng: random.Random) -> int:
     docs = chunks // per_doc + 1
     for n in range(docs):
         unit = f"{rng.choice(UNITS)} {rng.choice(PROVINCES)} số {n}"
-        lines = [f"SỞ Y TẾ {rng.choice(PROVINCES).upper()}", unit.upper(), f"Số: {1000 + n}/KH-TTYT", "KẾ HOẠCH", f"Chuyển đổi số năm 2026 của {unit}"]
+        lines = [
+            f"SỞ Y TẾ {rng.choice(PROVINCES).upper()}",
+            unit.upper(),
+            f"Số: {1000 + n}/KH-TTYT",
+            "KẾ HOẠCH",
+            f"Chuyển đổi số năm 2026 của {unit}",
+        ]
         for r, heading in enumerate(HEADINGS * 2, 1):
             lines.append(f"{'I' * (r % 3 + 1)}. {heading}")
             for k in range(1, 5):
@@ -59,7 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=10000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/hocvuso-bench"))
-    parser.add_argument("--questions", type=Path, default=REPO.parent / "shared" / "eval" / "dev.jsonl")
+    parser.add_argument(
+        "--questions", type=Path, default=REPO.parent / "shared" / "eval" / "dev.jsonl"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     shutil.rmtree(args.out, ignore_errors=True)
@@ -80,7 +111,11 @@ def main() -> None:
 
     questions = []
     if args.questions.exists():
-        questions = [json.loads(x)["question"] for x in args.questions.read_text(encoding="utf-8").splitlines() if x.strip()]
+        questions = [
+            json.loads(x)["question"]
+            for x in args.questions.read_text(encoding="utf-8").splitlines()
+            if x.strip()
+        ]
     questions += [strip_marks(q) for q in questions]
     kb.ask("khởi động")
     latencies = []

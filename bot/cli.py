@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.core.services import Services
 from bot.settings import Settings
 
 log = logging.getLogger("hocvuso")
@@ -22,13 +23,12 @@ CLI_FEATURES = ("bot.tracking.cli",)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
     if getattr(args, "data_dir", None):
-        overrides["HOCVUSO_DATA_DIR"] = args.data_dir
-    return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(HOCVUSO_DATA_DIR=Path(args.data_dir))
+    return Settings()
 
 
-def _services(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _services(args: argparse.Namespace) -> Services:
     from bot.app import build_services
 
     return build_services(_settings(args))
@@ -86,7 +86,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     question = " ".join(args.question).strip()
     if not question:
-        print("Nhập câu hỏi, ví dụ: hocvuso ask \"Hạn chót hoàn thành khóa học MOOC?\"", file=sys.stderr)
+        print(
+            'Nhập câu hỏi, ví dụ: hocvuso ask "Hạn chót hoàn thành khóa học MOOC?"', file=sys.stderr
+        )
         return 2
     answer = kb.ask(question)
     if args.json:
@@ -148,7 +150,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hocvuso", description="Trợ lý Bình dân học vụ số ngành y tế")
+    parser = argparse.ArgumentParser(
+        prog="hocvuso", description="Trợ lý Bình dân học vụ số ngành y tế"
+    )
     parser.add_argument("--data-dir", help="data directory (default ./data or HOCVUSO_DATA_DIR)")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command")
@@ -185,7 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("serve", help="run on a messenger (auto: the first configured)")
-    p.add_argument("channel", nargs="?", default="auto", choices=["auto", "console", "telegram", "zalo-bot", "zalo-oa"])
+    p.add_argument(
+        "channel",
+        nargs="?",
+        default="auto",
+        choices=["auto", "console", "telegram", "zalo-bot", "zalo-oa"],
+    )
     p.set_defaults(func=cmd_serve)
 
     for name in CLI_FEATURES:

@@ -87,7 +87,14 @@ def score(kb: Asker, items: list[dict[str, Any]], *, strip: bool = False) -> dic
             if not answer.abstained and any(fold(p) in folded for p in item["answer_any"]):
                 contains += 1
         if rank != 1:
-            misses.append({"id": item.get("id"), "question": question, "rank": rank, "abstained": answer.abstained})
+            misses.append(
+                {
+                    "id": item.get("id"),
+                    "question": question,
+                    "rank": rank,
+                    "abstained": answer.abstained,
+                }
+            )
     n = max(len(answerable), 1)
     return {
         "answerable": len(answerable),
@@ -107,13 +114,29 @@ def score(kb: Asker, items: list[dict[str, Any]], *, strip: bool = False) -> dic
 def evaluate_file(kb: Asker, path: Path) -> dict[str, Any]:
     items = load_questions(path)
     kb.ask("khởi động")  # warm-up: load models once, not counted
-    return {"file": str(path), "original": score(kb, items), "no_diacritics": score(kb, items, strip=True)}
+    return {
+        "file": str(path),
+        "original": score(kb, items),
+        "no_diacritics": score(kb, items, strip=True),
+    }
 
 
 def format_report(report: dict[str, Any]) -> str:
-    keys = ["hit@1", "hit@5", "mrr", "answer_contains", "abstention_accuracy", "false_abstention_rate", "latency_p50_ms", "latency_p95_ms"]
+    keys = [
+        "hit@1",
+        "hit@5",
+        "mrr",
+        "answer_contains",
+        "abstention_accuracy",
+        "false_abstention_rate",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    ]
     orig, plain = report["original"], report["no_diacritics"]
-    lines = [f"{report['file']}: {orig['answerable']} answerable, {orig['unanswerable']} unanswerable", f"{'metric':24}{'original':>12}{'no diacritics':>16}"]
+    lines = [
+        f"{report['file']}: {orig['answerable']} answerable, {orig['unanswerable']} unanswerable",
+        f"{'metric':24}{'original':>12}{'no diacritics':>16}",
+    ]
     for key in keys:
         lines.append(f"{key:24}{orig[key]!s:>12}{plain[key]!s:>16}")
     for label, part in (("original", orig), ("no diacritics", plain)):

@@ -113,10 +113,14 @@ class KnowledgeBase:
             with self.db.session() as s:
                 docs = {d.id: d for d in s.scalars(select(Document)).all()}
                 rows = s.execute(
-                    select(Chunk.id, Chunk.doc_id, Chunk.section, Chunk.text).order_by(Chunk.doc_id, Chunk.ord)
+                    select(Chunk.id, Chunk.doc_id, Chunk.section, Chunk.text).order_by(
+                        Chunk.doc_id, Chunk.ord
+                    )
                 ).all()
             chunks = [
-                IndexedChunk(id=r[0], doc_id=r[1], section=r[2], text=r[3], ocr_like=docs[r[1]].ocr_like)
+                IndexedChunk(
+                    id=r[0], doc_id=r[1], section=r[2], text=r[3], ocr_like=docs[r[1]].ocr_like
+                )
                 for r in rows
             ]
             profiles = {d.id: str(d.meta.get("profile") or d.title) for d in docs.values()}
@@ -130,7 +134,13 @@ class KnowledgeBase:
             self._index, self._stamp, self._checked_at = None, None, 0.0
 
     # -- ingest -------------------------------------------------------------------------
-    def ingest(self, paths: list[Path] | None = None, *, progress: bool = False, remove_missing: bool = True) -> IngestReport:
+    def ingest(
+        self,
+        paths: list[Path] | None = None,
+        *,
+        progress: bool = False,
+        remove_missing: bool = True,
+    ) -> IngestReport:
         """Sync files into the chunk store, then embed only chunks Chroma lacks."""
         paths = paths or [self.settings.knowledge_dir]
         report = Ingestor(self.db).sync(paths, remove_missing=remove_missing, progress=progress)
@@ -162,7 +172,9 @@ class KnowledgeBase:
             bar = tqdm(total=len(missing), desc="Tạo vector", unit="đoạn")
         for start in range(0, len(missing), batch):
             part = missing[start : start + batch]
-            vectors = self.embedder.embed_passages([f"{r[2]}\n{r[3]}"[:MAX_EMBED_CHARS] for r in part])
+            vectors = self.embedder.embed_passages(
+                [f"{r[2]}\n{r[3]}"[:MAX_EMBED_CHARS] for r in part]
+            )
             self.vectors.add([r[0] for r in part], vectors, [r[1] for r in part])
             if bar is not None:
                 bar.update(len(part))
@@ -191,9 +203,20 @@ class KnowledgeBase:
 
     def documents(self) -> list[DocumentInfo]:
         with self.db.session() as s:
-            counts = dict(s.execute(select(Chunk.doc_id, func.count()).group_by(Chunk.doc_id)).all())
+            counts = dict(
+                s.execute(select(Chunk.doc_id, func.count()).group_by(Chunk.doc_id)).all()
+            )
             return [
-                DocumentInfo(d.id, d.title, d.path, d.kind, d.number, d.issuer, d.issued_date, counts.get(d.id, 0))
+                DocumentInfo(
+                    d.id,
+                    d.title,
+                    d.path,
+                    d.kind,
+                    d.number,
+                    d.issuer,
+                    d.issued_date,
+                    counts.get(d.id, 0),
+                )
                 for d in s.scalars(select(Document).order_by(Document.kind, Document.path)).all()
             ]
 
@@ -203,7 +226,16 @@ class KnowledgeBase:
             doc = s.get(Document, key) or s.scalar(select(Document).where(Document.path == key))
             if doc is None:
                 return None
-            info = DocumentInfo(doc.id, doc.title, doc.path, doc.kind, doc.number, doc.issuer, doc.issued_date, len(doc.chunks))
+            info = DocumentInfo(
+                doc.id,
+                doc.title,
+                doc.path,
+                doc.kind,
+                doc.number,
+                doc.issuer,
+                doc.issued_date,
+                len(doc.chunks),
+            )
             ids = [c.id for c in doc.chunks]
             s.delete(doc)
         if ids:
@@ -250,7 +282,13 @@ class KnowledgeBase:
         started = time.perf_counter()
         question = " ".join(question.split())
 
-        def done(text: str, abstained: bool, sources: list[Source], reason: str | None, mode: str = "extractive") -> Answer:
+        def done(
+            text: str,
+            abstained: bool,
+            sources: list[Source],
+            reason: str | None,
+            mode: str = "extractive",
+        ) -> Answer:
             elapsed = (time.perf_counter() - started) * 1000
             return Answer(question, text, abstained, sources, elapsed, mode, reason)
 
@@ -275,5 +313,7 @@ class KnowledgeBase:
         ocr_docs = {d for d, doc in self._docs.items() if doc.ocr_like}
         ordered = sorted({q.hit_rank for q in quotes})
         # Cite first the passages quoted, then the other retrieved ones.
-        sources = [sources[i] for i in ordered] + [s for i, s in enumerate(sources) if i not in ordered]
+        sources = [sources[i] for i in ordered] + [
+            s for i, s in enumerate(sources) if i not in ordered
+        ]
         return done(compose(quotes, retrieval.hits, labels, ocr_docs), False, sources, None)

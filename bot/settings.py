@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     zalo_oa_app_secret: str | None = Field(default=None, alias="ZALO_OA_APP_SECRET")
     zalo_oa_access_token: str | None = Field(default=None, alias="ZALO_OA_ACCESS_TOKEN")
     zalo_oa_refresh_token: str | None = Field(default=None, alias="ZALO_OA_REFRESH_TOKEN")
-    zalo_oa_api_base_url: str = Field(default="https://openapi.zalo.me", alias="ZALO_OA_API_BASE_URL")
+    zalo_oa_api_base_url: str = Field(
+        default="https://openapi.zalo.me", alias="ZALO_OA_API_BASE_URL"
+    )
     zalo_oauth_base_url: str = Field(
         default="https://oauth.zaloapp.com", alias="ZALO_OAUTH_BASE_URL"
     )

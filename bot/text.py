@@ -7,6 +7,7 @@ lower case) while the original text is kept for display.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -83,7 +84,7 @@ def tokens(text: str) -> list[str]:
 
 def bigrams(toks: list[str]) -> list[str]:
     """Adjacent syllable pairs: Vietnamese words are mostly two syllables."""
-    return [f"{a}_{b}" for a, b in zip(toks, toks[1:], strict=False)]
+    return [f"{a}_{b}" for a, b in itertools.pairwise(toks)]
 
 
 def terms(text: str) -> list[str]:

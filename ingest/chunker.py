@@ -152,7 +152,7 @@ def chunk_document(text: str) -> list[ChunkDraft]:
 
     for block_path, lines in blocks:
         if pending is not None:
-            same_top = (pending[0][:1] == block_path[:1])
+            same_top = pending[0][:1] == block_path[:1]
             size = sum(len(x) for x in pending[1])
             if same_top and size < MIN_CHARS and size + sum(len(x) for x in lines) <= MAX_CHARS:
                 pending = (pending[0], pending[1] + lines)

@@ -32,7 +32,7 @@ from ingest.metadata import parse_header
 log = logging.getLogger(__name__)
 
 SKIP_IN_FOLDERS = {".yaml", ".yml", ".json", ".csv", ".xlsx"}
-SKIP_NAMES = {"readme.md", "license", "license.md"}
+SKIP_NAMES = {"readme.md", "license", "license.md", "catalog.yaml"}
 OCR_LIKE_RATIO = 0.2
 
 
@@ -100,6 +100,20 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
             yield path, True
 
 
+def _catalogue_entry(file: Path) -> dict[str, Any]:
+    """Curated metadata for a file from ``catalog.yaml`` beside it, if any."""
+    catalogue = file.parent / "catalog.yaml"
+    if not catalogue.exists():
+        return {}
+    try:
+        data = yaml.safe_load(catalogue.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        log.warning("ignoring malformed %s", catalogue)
+        return {}
+    entry = data.get(file.name) if isinstance(data, dict) else None
+    return entry if isinstance(entry, dict) else {}
+
+
 def _guide_meta(front: dict[str, Any], path: Path) -> dict[str, Any]:
     """Front-matter fields kept with every chunk, plus readable source names."""
     meta: dict[str, Any] = {k: v for k, v in front.items() if k != "title"}
@@ -122,7 +136,9 @@ def _guide_meta(front: dict[str, Any], path: Path) -> dict[str, Any]:
             entry = by_id.get(sid)
             if entry:
                 publisher = entry.get("publisher")
-                names.append(f"{entry.get('title', sid)}" + (f" ({publisher})" if publisher else ""))
+                names.append(
+                    f"{entry.get('title', sid)}" + (f" ({publisher})" if publisher else "")
+                )
     meta["source_names"] = names
     return meta
 
@@ -133,7 +149,9 @@ class Ingestor:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def sync(self, paths: list[Path], *, remove_missing: bool = True, progress: bool = False) -> IngestReport:
+    def sync(
+        self, paths: list[Path], *, remove_missing: bool = True, progress: bool = False
+    ) -> IngestReport:
         report = IngestReport()
         files = list(iter_files(paths))
         iterator: Iterable[tuple[Path, bool]] = files
@@ -159,7 +177,9 @@ class Ingestor:
                     "(hỗ trợ PDF, DOCX, TXT, MD, HTML và ảnh chụp).",
                 )
             raw = file.read_bytes()
-            sha = hashlib.sha256(raw).hexdigest()
+            # Curated metadata is part of the version: editing it re-indexes.
+            curated = repr(sorted(_catalogue_entry(file).items())).encode()
+            sha = hashlib.sha256(raw + curated).hexdigest()
             with self.db.session() as session:
                 existing = session.scalar(select(Document).where(Document.path == shown))
                 if existing is not None and existing.sha256 == sha:
@@ -170,7 +190,12 @@ class Ingestor:
             log.warning("ingest failed for %s: %s", shown, exc.reason)
             return FileResult(shown, "failed", reason=exc.reason, reason_vi=exc.reason_vi)
         except OSError as exc:
-            return FileResult(shown, "failed", reason=f"cannot read file: {exc.strerror}", reason_vi="Không đọc được tệp.")
+            return FileResult(
+                shown,
+                "failed",
+                reason=f"cannot read file: {exc.strerror}",
+                reason_vi="Không đọc được tệp.",
+            )
 
     def _store(self, file: Path, shown: str, sha: str, text: str, method: str) -> FileResult:
         front: dict[str, Any] = {}
@@ -180,12 +205,24 @@ class Ingestor:
 
             front, body = split_front_matter(text)
         meta = parse_header(body, file)
+        curated = _catalogue_entry(file)
+        for key in ("title", "issuer", "number", "issued_date"):
+            if curated.get(key):
+                setattr(meta, key, str(curated[key]))
+        if curated:
+            meta.profile = f"{meta.profile} {meta.issuer or ''} {meta.title}"
         kind = "guide" if front else "plan"
         title = str(front.get("title") or meta.title)
         drafts = chunk_document(body)
         if not drafts:
-            raise IngestError("no text chunks after parsing", "Không tìm thấy nội dung văn bản trong tệp.")
-        doc_meta: dict[str, Any] = {"method": method, "number": meta.number, "profile": meta.profile}
+            raise IngestError(
+                "no text chunks after parsing", "Không tìm thấy nội dung văn bản trong tệp."
+            )
+        doc_meta: dict[str, Any] = {
+            "method": method,
+            "number": meta.number,
+            "profile": meta.profile,
+        }
         if front:
             doc_meta.update(_guide_meta(front, file))
             doc_meta["profile"] = f"{meta.profile} {front.get('topic', '')}"
@@ -220,7 +257,13 @@ class Ingestor:
                 seen.add(content_hash)
                 chunk_id = hashlib.sha1(f"{doc.id}|{content_hash}".encode()).hexdigest()[:24]
                 doc.chunks.append(
-                    Chunk(id=chunk_id, ord=len(seen) - 1, section=draft.section, text=draft.text, content_hash=content_hash)
+                    Chunk(
+                        id=chunk_id,
+                        ord=len(seen) - 1,
+                        section=draft.section,
+                        text=draft.text,
+                        content_hash=content_hash,
+                    )
                 )
             count, doc_id = len(seen), doc.id
         return FileResult(shown, status, count, doc_id=doc_id)

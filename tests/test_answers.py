@@ -13,7 +13,9 @@ from bot.text import fold
 
 
 def test_question_without_diacritics_finds_the_passage(services: Services) -> None:
-    answer = services.kb.ask("ke hoach cua ttyt ngoc lac thuc hien ke hoach nao cua so y te thanh hoa")
+    answer = services.kb.ask(
+        "ke hoach cua ttyt ngoc lac thuc hien ke hoach nao cua so y te thanh hoa"
+    )
     assert not answer.abstained
     assert "3433" in answer.text
     assert answer.sources[0].doc_id.startswith("ttyt-ngoc-lac")
@@ -26,7 +28,9 @@ def test_question_with_diacritics_finds_ocr_text_without_them(services: Services
 
 
 def test_document_names_choose_the_document_not_its_letterhead(services: Services) -> None:
-    answer = services.kb.ask("Kế hoạch hành động của TTYT Ngọc Lặc thực hiện kế hoạch nào của Sở Y tế Thanh Hóa?")
+    answer = services.kb.ask(
+        "Kế hoạch hành động của TTYT Ngọc Lặc thực hiện kế hoạch nào của Sở Y tế Thanh Hóa?"
+    )
     assert answer.sources[0].doc_id.startswith("ttyt-ngoc-lac")
     answer = services.kb.ask("Sở Y tế Bắc Ninh giao phòng nào theo dõi chỉ tiêu?")
     assert answer.sources[0].doc_id.startswith("so-y-te-bac-ninh")
@@ -57,7 +61,12 @@ def test_questions_outside_the_documents_are_declined(services: Services, questi
 
 
 @pytest.mark.parametrize(
-    "question", ["Liều paracetamol cho trẻ 10kg là bao nhiêu?", "cach chua sot xuat huyet tai nha", "Nên uống thuốc gì để hạ huyết áp?"]
+    "question",
+    [
+        "Liều paracetamol cho trẻ 10kg là bao nhiêu?",
+        "cach chua sot xuat huyet tai nha",
+        "Nên uống thuốc gì để hạ huyết áp?",
+    ],
 )
 def test_clinical_advice_is_refused(services: Services, question: str) -> None:
     answer = services.kb.ask(question)
@@ -86,7 +95,9 @@ class _Broken:
 
 def test_generative_mode_uses_a_cited_model_answer(make_services: Any) -> None:
     services = make_services(ANSWER_MODE="generative")
-    services.kb.set_generative_model(_fake(["Kế hoạch 789/KH-TTYT thực hiện Kế hoạch số 3433/KH-SYT [1]."]))
+    services.kb.set_generative_model(
+        _fake(["Kế hoạch 789/KH-TTYT thực hiện Kế hoạch số 3433/KH-SYT [1]."])
+    )
     answer = services.kb.ask("TTYT Ngọc Lặc thực hiện kế hoạch nào của Sở Y tế?")
     assert answer.mode == "generative"
     assert "3433" in answer.text and not answer.abstained
@@ -94,7 +105,12 @@ def test_generative_mode_uses_a_cited_model_answer(make_services: Any) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [_fake(["Tôi nghĩ là kế hoạch 3433."]), _fake(["KHONG_CO_THONG_TIN"]), _fake(["Xem [9]."]), _Broken()],
+    [
+        _fake(["Tôi nghĩ là kế hoạch 3433."]),
+        _fake(["KHONG_CO_THONG_TIN"]),
+        _fake(["Xem [9]."]),
+        _Broken(),
+    ],
     ids=["no-citation", "no-info", "bad-citation", "error"],
 )
 def test_generative_mode_falls_back_to_extractive(make_services: Any, model: Any) -> None:

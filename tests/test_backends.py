@@ -28,7 +28,9 @@ def test_sentence_transformers_backend_from_a_local_folder(tmp_path: Path) -> No
     )
     kb = services.kb
     assert kb.embedder.name.startswith("st-")
-    report = kb.ingest([KNOWLEDGE / "plans" / "ttyt-ngoc-lac-789-KH-TTYT-2025-binh-dan-hoc-vu-so.txt"])
+    report = kb.ingest(
+        [KNOWLEDGE / "plans" / "ttyt-ngoc-lac-789-KH-TTYT-2025-binh-dan-hoc-vu-so.txt"]
+    )
     assert report.counts["added"] == 1
     assert kb.vectors.count() == kb.documents()[0].chunks
     vec = kb.embedder.embed_query("digital skills")
@@ -41,7 +43,11 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     from bot.errors import UserError
 
     services = build_services(
-        make_settings(tmp_path / "data", EMBEDDING_BACKEND="sentence-transformers", EMBEDDING_MODEL_PATH=tmp_path / "nope")
+        make_settings(
+            tmp_path / "data",
+            EMBEDDING_BACKEND="sentence-transformers",
+            EMBEDDING_MODEL_PATH=tmp_path / "nope",
+        )
     )
     with pytest.raises(UserError):
         _ = services.kb.embedder
@@ -60,7 +66,16 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         pytest.skip("chroma CLI not installed")
     port = _free_port()
     proc = subprocess.Popen(
-        [exe, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+        [
+            exe,
+            "run",
+            "--path",
+            str(tmp_path / "chroma-server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

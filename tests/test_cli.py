@@ -24,7 +24,9 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str], data_dir: Path) ->
     return code, capsys.readouterr().out
 
 
-def test_ingest_docs_ask_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_docs_ask_eval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(REPO)
     data = tmp_path / "data"
     code, out = _run(["ingest", "-q", "knowledge/plans"], capsys, data)
@@ -37,7 +39,9 @@ def test_ingest_docs_ask_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     docs = json.loads(out)
     assert {d["number"] for d in docs} >= {"2948/KH-SYT", "789/KH-TTYT"}
 
-    code, out = _run(["ask", "--json", "han chot hoan thanh khoa hoc mooc la ngay nao"], capsys, data)
+    code, out = _run(
+        ["ask", "--json", "han chot hoan thanh khoa hoc mooc la ngay nao"], capsys, data
+    )
     answer = json.loads(out)
     assert answer["abstained"] is False and answer["sources"]
 
@@ -60,7 +64,9 @@ def test_ingest_docs_ask_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 1
 
 
-def test_ask_jsonl_reads_stdin_once_per_line(services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_jsonl_reads_stdin_once_per_line(
+    services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {**os.environ, "HOCVUSO_DATA_DIR": str(services.settings.data_dir)}
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "ask", "--jsonl"],

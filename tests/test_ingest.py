@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import func, select
 
 from bot.core.services import Services
-from bot.retrieval.models import Chunk, Document
+from bot.retrieval.models import Chunk
 
 FONT = Path(__import__("matplotlib").get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 PLANS = Path(__file__).resolve().parents[1] / "knowledge" / "plans"
@@ -61,15 +61,25 @@ def test_every_format_is_ingested_and_answerable(empty_services: Services, tmp_p
         encoding="utf-8",
     )
     (corpus / "huong-dan.md").write_text(
-        "# Hướng dẫn\n\n## Mật khẩu\n\nMật khẩu hồ sơ bệnh án phải đổi sau chín mươi ngày.\n", encoding="utf-8"
-    )
-    (corpus / "trang.html").write_text(
-        "<html><head><style>p{}</style></head><body><p>Tổng đài hỗ trợ kỹ thuật trực ban đêm &amp; ngày lễ.</p></body></html>",
+        "# Hướng dẫn\n\n## Mật khẩu\n\nMật khẩu hồ sơ bệnh án phải đổi sau chín mươi ngày.\n",
         encoding="utf-8",
     )
-    _docx(corpus / "quy-che.docx", ["QUY CHẾ", "Điều dưỡng trưởng duyệt lịch trực chuyển đổi số hằng tuần."])
-    _text_pdf(corpus / "thong-bao.pdf", ["THÔNG BÁO", "Hội thi tin học dành cho kỹ thuật viên tổ chức tháng mười hai."])
-    _scanned_pdf(corpus / "ban-quet.pdf", ["KẾ HOẠCH", "Trạm y tế xã tập huấn sổ sức khỏe điện tử."])
+    (corpus / "trang.html").write_text(
+        "<html><head><style>p{}</style></head><body>"
+        "<p>Tổng đài hỗ trợ kỹ thuật trực ban đêm &amp; ngày lễ.</p></body></html>",
+        encoding="utf-8",
+    )
+    _docx(
+        corpus / "quy-che.docx",
+        ["QUY CHẾ", "Điều dưỡng trưởng duyệt lịch trực chuyển đổi số hằng tuần."],
+    )
+    _text_pdf(
+        corpus / "thong-bao.pdf",
+        ["THÔNG BÁO", "Hội thi tin học dành cho kỹ thuật viên tổ chức tháng mười hai."],
+    )
+    _scanned_pdf(
+        corpus / "ban-quet.pdf", ["KẾ HOẠCH", "Trạm y tế xã tập huấn sổ sức khỏe điện tử."]
+    )
 
     kb = empty_services.kb
     report = kb.ingest([corpus])
@@ -107,7 +117,8 @@ def test_reingest_is_incremental(empty_services: Services, tmp_path: Path) -> No
     # Changed: the file's old passages are replaced, not duplicated.
     target = corpus / "bv-tam-than-thanh-hoa-2023-tuan-le-hoc-tap-suot-doi.txt"
     target.write_text(
-        target.read_text(encoding="utf-8").replace("Lê Bật Tân", "Trần Thị Mai Anh"), encoding="utf-8"
+        target.read_text(encoding="utf-8").replace("Lê Bật Tân", "Trần Thị Mai Anh"),
+        encoding="utf-8",
     )
     third = kb.ingest([corpus])
     assert third.counts["updated"] == 1 and third.counts["unchanged"] == 4
@@ -137,10 +148,14 @@ def test_duplicate_passages_are_indexed_once(empty_services: Services) -> None:
     assert len(hits) == 1
 
 
-def test_bad_files_are_reported_and_the_rest_ingested(empty_services: Services, tmp_path: Path) -> None:
+def test_bad_files_are_reported_and_the_rest_ingested(
+    empty_services: Services, tmp_path: Path
+) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "tot.txt").write_text("Kế hoạch tập huấn bệnh án điện tử cho điều dưỡng.", encoding="utf-8")
+    (corpus / "tot.txt").write_text(
+        "Kế hoạch tập huấn bệnh án điện tử cho điều dưỡng.", encoding="utf-8"
+    )
     (corpus / "rong.txt").write_text("   \n", encoding="utf-8")
     (corpus / "hong.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (corpus / "bang.exe").write_bytes(b"MZ\x00\x00")
@@ -154,7 +169,9 @@ def test_bad_files_are_reported_and_the_rest_ingested(empty_services: Services, 
     assert "failed 3" in report.summary()
 
 
-def test_a_corrupt_update_keeps_the_previous_version(empty_services: Services, tmp_path: Path) -> None:
+def test_a_corrupt_update_keeps_the_previous_version(
+    empty_services: Services, tmp_path: Path
+) -> None:
     doc = tmp_path / "ke-hoach.txt"
     doc.write_text("Kế hoạch tập huấn chữ ký số cho phòng Tài chính kế toán.", encoding="utf-8")
     kb = empty_services.kb
@@ -180,12 +197,20 @@ def test_documents_can_be_listed_and_removed(services: Services) -> None:
 
 
 @pytest.mark.parametrize("name", ["bao-cao.docx", "trang.txt"])
-def test_admin_upload_is_kept_in_the_data_dir(services: Services, tmp_path: Path, name: str) -> None:
+def test_admin_upload_is_kept_in_the_data_dir(
+    services: Services, tmp_path: Path, name: str
+) -> None:
     src = tmp_path / name
     if name.endswith(".docx"):
-        _docx(src, ["Hướng dẫn nộp báo cáo chuyển đổi số trước ngày mười lăm hằng tháng qua hệ thống."])
+        _docx(
+            src,
+            ["Hướng dẫn nộp báo cáo chuyển đổi số trước ngày mười lăm hằng tháng qua hệ thống."],
+        )
     else:
-        src.write_text("Hướng dẫn nộp báo cáo chuyển đổi số trước ngày mười lăm hằng tháng qua hệ thống.", encoding="utf-8")
+        src.write_text(
+            "Hướng dẫn nộp báo cáo chuyển đổi số trước ngày mười lăm hằng tháng qua hệ thống.",
+            encoding="utf-8",
+        )
     result = services.kb.add_upload(src, name)
     assert result.status == "added"
     assert (services.settings.uploads_dir / name).exists()

@@ -16,7 +16,15 @@ def test_fold_matches_the_eval_definition() -> None:
 
 def test_tokens_repair_common_ocr_damage() -> None:
     # "s6" is "số", "1a" is "là", "VNelD" is "VNeID" in the OCR seeds.
-    assert tokens("Binh dan hoc vu s6 1a VNelD") == ["binh", "dan", "hoc", "vu", "so", "la", "vneid"]
+    assert tokens("Binh dan hoc vu s6 1a VNelD") == [
+        "binh",
+        "dan",
+        "hoc",
+        "vu",
+        "so",
+        "la",
+        "vneid",
+    ]
     assert tokens("ngay05 thang 6") == ["ngay", "05", "thang", "6"]
 
 
@@ -32,7 +40,12 @@ def test_diacritic_ratio_tells_ocr_text_apart() -> None:
 
 def test_split_sentences_keeps_list_items_apart() -> None:
     text = "Mục tiêu chung.\n- Ý thứ nhất;\n- Ý thứ hai.\nCâu cuối cùng."
-    assert split_sentences(text) == ["Mục tiêu chung.", "- Ý thứ nhất;", "- Ý thứ hai.", "Câu cuối cùng."]
+    assert split_sentences(text) == [
+        "Mục tiêu chung.",
+        "- Ý thứ nhất;",
+        "- Ý thứ hai.",
+        "Câu cuối cùng.",
+    ]
 
 
 def test_reflow_joins_wrapped_lines_separated_by_blank_lines() -> None:

@@ -49,21 +49,33 @@ def select_quotes(hits: list[Hit], weights: dict[str, float], lexical: LexicalIn
         if len(chosen) >= MAX_SENTENCES or size + len(q.text) > MAX_CHARS:
             break
         close_enough = q.score >= 0.6 * best.score
-        neighbour = q.hit_rank == best.hit_rank and abs(q.order - best.order) == 1 and q.score >= 0.35 * best.score
-        if close_enough or neighbour or (len(best.text) < 60 and q.hit_rank == best.hit_rank and q.order == best.order + 1):
+        neighbour = (
+            q.hit_rank == best.hit_rank
+            and abs(q.order - best.order) == 1
+            and q.score >= 0.35 * best.score
+        )
+        if (
+            close_enough
+            or neighbour
+            or (len(best.text) < 60 and q.hit_rank == best.hit_rank and q.order == best.order + 1)
+        ):
             chosen.append(q)
             size += len(q.text)
     chosen.sort(key=lambda q: (q.hit_rank, q.order))
     return chosen
 
 
-def compose(quotes: list[Quote], hits: list[Hit], labels: dict[str, str], ocr_docs: set[str]) -> str:
+def compose(
+    quotes: list[Quote], hits: list[Hit], labels: dict[str, str], ocr_docs: set[str]
+) -> str:
     """Vietnamese answer text: one quoted block per source passage."""
     parts: list[str] = []
     for rank in dict.fromkeys(q.hit_rank for q in quotes):
         hit = hits[rank]
         label = labels.get(hit.chunk.doc_id, hit.chunk.doc_id)
-        lines = [f"Theo {label}" + (f", mục {hit.chunk.section}" if hit.chunk.section else "") + ":"]
+        lines = [
+            f"Theo {label}" + (f", mục {hit.chunk.section}" if hit.chunk.section else "") + ":"
+        ]
         lines += [f"“{q.text}”" for q in quotes if q.hit_rank == rank]
         if hit.chunk.doc_id in ocr_docs:
             lines.append("(Trích nguyên văn bản quét nên có thể thiếu dấu hoặc sai chính tả.)")

@@ -31,10 +31,11 @@ SYSTEM_PROMPT = (
 def make_chat_model(settings: Settings) -> Any:
     """A LangChain chat model for the configured endpoint (no network at import)."""
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     return ChatOpenAI(
         base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key,
+        api_key=SecretStr(settings.llm_api_key),
         model=settings.llm_model,
         timeout=settings.llm_timeout_s,
         max_retries=0,
@@ -47,7 +48,10 @@ def build_messages(question: str, hits: list[Hit], labels: dict[str, str]) -> li
         f"[{i}] ({labels.get(h.chunk.doc_id, h.chunk.doc_id)}, mục {h.chunk.section})\n{h.chunk.text}"
         for i, h in enumerate(hits, 1)
     )
-    return [("system", SYSTEM_PROMPT), ("human", f"Các đoạn trích:\n{context}\n\nCâu hỏi: {question}")]
+    return [
+        ("system", SYSTEM_PROMPT),
+        ("human", f"Các đoạn trích:\n{context}\n\nCâu hỏi: {question}"),
+    ]
 
 
 class GenerativeAnswerer:

@@ -47,7 +47,11 @@ def _attachment(arg: str) -> Attachment | None:
 
 
 def run_console(
-    engine: Engine, *, user_id: str = "local", stdin: TextIO | None = None, out: TextIO | None = None
+    engine: Engine,
+    *,
+    user_id: str = "local",
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
 ) -> int:
     """Read lines until EOF or /thoat; returns the exit status."""
     stdin = stdin or sys.stdin

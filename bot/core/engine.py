@@ -21,12 +21,11 @@ from bot.errors import PermissionDenied, UserError
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "Xin lỗi, hệ thống vừa gặp sự cố khi xử lý tin nhắn của bạn. Vui lòng thử lại sau ít phút."
-STALE_CHOICE = "Lựa chọn này đã hết hiệu lực. Gõ /trogiup để xem các chức năng."
-NEED_LINK = (
-    "Chức năng này cần liên kết tài khoản với danh sách nhân viên. "
-    "Gõ /batdau để liên kết."
+APOLOGY = (
+    "Xin lỗi, hệ thống vừa gặp sự cố khi xử lý tin nhắn của bạn. Vui lòng thử lại sau ít phút."
 )
+STALE_CHOICE = "Lựa chọn này đã hết hiệu lực. Gõ /trogiup để xem các chức năng."
+NEED_LINK = "Chức năng này cần liên kết tài khoản với danh sách nhân viên. Gõ /batdau để liên kết."
 
 
 class Engine:

@@ -16,7 +16,19 @@ from bot.text import fold
 
 log = logging.getLogger(__name__)
 
-DOC_EXTENSIONS = {".pdf", ".docx", ".txt", ".md", ".html", ".htm", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+DOC_EXTENSIONS = {
+    ".pdf",
+    ".docx",
+    ".txt",
+    ".md",
+    ".html",
+    ".htm",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+}
 MAX_QUESTION_CHARS = 1000
 
 
@@ -32,7 +44,8 @@ def format_answer(answer: Answer) -> str:
             continue
         seen.add(key)
         label = source.title
-        if source.meta.get("number") and source.meta["number"] not in label:
+        number = source.meta.get("number") or ""
+        if any(ch.isdigit() for ch in number) and number not in label:
             label = f"{source.meta['number']} — {label}"
         line = f"{len(seen)}. {label}"
         if source.section:
@@ -51,7 +64,9 @@ def answer_question(ctx: Context, question: str) -> list[Reply]:
     """Answer from the documents, log it, and offer 👍/👎 feedback buttons."""
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
-        raise UserError(f"Câu hỏi quá dài (tối đa {MAX_QUESTION_CHARS} ký tự). Bạn hãy hỏi ngắn gọn hơn.")
+        raise UserError(
+            f"Câu hỏi quá dài (tối đa {MAX_QUESTION_CHARS} ký tự). Bạn hãy hỏi ngắn gọn hơn."
+        )
     answer = ctx.services.kb.ask(question)
     text = format_answer(answer)
     with ctx.services.db.session() as session:
@@ -66,7 +81,9 @@ def answer_question(ctx: Context, question: str) -> list[Reply]:
         session.add(entry)
         session.flush()
         entry_id = entry.id
-    buttons = [[Button("👍 Hữu ích", f"fb:{entry_id}:1"), Button("👎 Chưa đúng", f"fb:{entry_id}:-1")]]
+    buttons = [
+        [Button("👍 Hữu ích", f"fb:{entry_id}:1"), Button("👎 Chưa đúng", f"fb:{entry_id}:-1")]
+    ]
     return [Reply(text, buttons=buttons)]
 
 
@@ -83,16 +100,22 @@ def _feedback(ctx: Context, rest: str) -> list[Reply]:
         entry.rated_at = datetime.now(UTC)
     if rating > 0:
         return [Reply("Cảm ơn bạn đã phản hồi! 👍")]
-    return [Reply("Cảm ơn bạn! Phản hồi đã được ghi lại để quản trị viên xem và cải thiện tài liệu.")]
+    return [
+        Reply("Cảm ơn bạn! Phản hồi đã được ghi lại để quản trị viên xem và cải thiện tài liệu.")
+    ]
 
 
 def _help(ctx: Context, _args: str) -> list[Reply]:
     from bot.core.registry import Registry  # noqa: F401  (type only)
 
     registry: Registry = ctx.services.extras["registry"]
-    lines = ["Bạn có thể gõ câu hỏi bằng tiếng Việt (có dấu hoặc không dấu), ví dụ:",
-             "• Hạn chót hoàn thành khóa học MOOC là ngày nào?",
-             "• bao cao hang thang nop truoc ngay may?", "", "Các lệnh:"]
+    lines = [
+        "Bạn có thể gõ câu hỏi bằng tiếng Việt (có dấu hoặc không dấu), ví dụ:",
+        "• Hạn chót hoàn thành khóa học MOOC là ngày nào?",
+        "• bao cao hang thang nop truoc ngay may?",
+        "",
+        "Các lệnh:",
+    ]
     for command in registry.menu(ctx.actor):
         lines.append(f"/{command.name} — {command.description}")
     return [Reply("\n".join(lines))]
@@ -137,7 +160,9 @@ def _remove_doc(ctx: Context, args: str) -> list[Reply]:
         raise UserError("Bạn hãy ghi mã văn bản cần xóa, ví dụ: /xoatailieu ke-hoach-2948")
     removed = ctx.services.kb.remove(args.strip())
     if removed is None:
-        raise UserError(f"Không tìm thấy văn bản có mã “{args.strip()}”. Gõ /tailieu để xem danh sách.")
+        raise UserError(
+            f"Không tìm thấy văn bản có mã “{args.strip()}”. Gõ /tailieu để xem danh sách."
+        )
     return [Reply(f"Đã xóa “{removed.title}” khỏi kho tài liệu.")]
 
 
@@ -146,7 +171,10 @@ def _feedback_report(ctx: Context, _args: str) -> list[Reply]:
 
     with ctx.services.db.session() as session:
         rows = session.scalars(
-            select(AnswerLog).where(AnswerLog.rating.is_not(None)).order_by(AnswerLog.rated_at.desc()).limit(15)
+            select(AnswerLog)
+            .where(AnswerLog.rating.is_not(None))
+            .order_by(AnswerLog.rated_at.desc())
+            .limit(15)
         ).all()
         total_up = sum(1 for r in rows if r.rating and r.rating > 0)
         if not rows:
@@ -173,19 +201,67 @@ def _ingest_attachment(ctx: Context) -> list[Reply] | None:
     result = ctx.services.kb.add_upload(att.path, att.filename)
     if result.status == "failed":
         return [Reply(f"Không thêm được “{att.filename}”: {result.reason_vi}")]
-    verb = {"added": "Đã thêm", "updated": "Đã cập nhật", "unchanged": "Không có thay đổi:"}[result.status]
-    return [Reply(f"{verb} “{att.filename}” ({result.chunks} đoạn). Nhân viên có thể hỏi về văn bản này ngay.")]
+    verb = {"added": "Đã thêm", "updated": "Đã cập nhật", "unchanged": "Không có thay đổi:"}[
+        result.status
+    ]
+    return [
+        Reply(
+            f"{verb} “{att.filename}” ({result.chunks} đoạn). Nhân viên có thể hỏi về văn bản này ngay."
+        )
+    ]
 
 
 def register(registry: Registry, services: Services) -> None:
     services.extras["registry"] = registry
     admin = frozenset({ADMIN})
-    registry.add_command(Command("batdau", "Bắt đầu, liên kết tài khoản", _start, aliases=("start",), phrases=("bắt đầu", "xin chào", "chào")))
-    registry.add_command(Command("trogiup", "Hướng dẫn sử dụng", _help, aliases=("help",), phrases=("trợ giúp", "hướng dẫn sử dụng", "menu")))
-    registry.add_command(Command("huy", "Hủy thao tác đang dở", _cancel, aliases=("cancel",), phrases=("hủy", "thoát", "dừng lại")))
-    registry.add_command(Command("tailieu", "Danh sách tài liệu (quản trị)", _docs, aliases=("docs",), roles=admin))
-    registry.add_command(Command("xoatailieu", "Xóa một tài liệu (quản trị)", _remove_doc, aliases=("rmdoc",), roles=admin))
-    registry.add_command(Command("xemphanhoi", "Xem phản hồi của người dùng (quản trị)", _feedback_report, aliases=("feedback",), roles=admin))
+    registry.add_command(
+        Command(
+            "batdau",
+            "Bắt đầu, liên kết tài khoản",
+            _start,
+            aliases=("start",),
+            phrases=("bắt đầu", "xin chào", "chào"),
+        )
+    )
+    registry.add_command(
+        Command(
+            "trogiup",
+            "Hướng dẫn sử dụng",
+            _help,
+            aliases=("help",),
+            phrases=("trợ giúp", "hướng dẫn sử dụng", "menu"),
+        )
+    )
+    registry.add_command(
+        Command(
+            "huy",
+            "Hủy thao tác đang dở",
+            _cancel,
+            aliases=("cancel",),
+            phrases=("hủy", "thoát", "dừng lại"),
+        )
+    )
+    registry.add_command(
+        Command("tailieu", "Danh sách tài liệu (quản trị)", _docs, aliases=("docs",), roles=admin)
+    )
+    registry.add_command(
+        Command(
+            "xoatailieu",
+            "Xóa một tài liệu (quản trị)",
+            _remove_doc,
+            aliases=("rmdoc",),
+            roles=admin,
+        )
+    )
+    registry.add_command(
+        Command(
+            "xemphanhoi",
+            "Xem phản hồi của người dùng (quản trị)",
+            _feedback_report,
+            aliases=("feedback",),
+            roles=admin,
+        )
+    )
     registry.on_payload("fb", _feedback)
     registry.on_attachment(_ingest_attachment)
 

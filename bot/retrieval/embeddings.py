@@ -67,7 +67,8 @@ class SentenceTransformerEmbedder:
     def __init__(self, path: Path) -> None:
         if not path.exists():
             raise UserError(
-                "Không tìm thấy thư mục mô hình nhúng.", detail=f"EMBEDDING_MODEL_PATH {path} does not exist"
+                "Không tìm thấy thư mục mô hình nhúng.",
+                detail=f"EMBEDDING_MODEL_PATH {path} does not exist",
             )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -11,6 +11,7 @@ boost that document, instead of letting its letterhead win the passage race.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -25,14 +26,74 @@ from bot.text import fold, has_diacritics, terms, tokens
 # "đâu") would otherwise get a high IDF and pull in random passages.
 # Ambiguous syllables ("can" = cần/cán, "co" = có/cơ, "hoi" = hỏi/hội) are kept.
 STOPWORDS = frozenset(
-    """a ai ay bao boi cac cua cung da dang dau de deu duoc gi ha hay hoac khi khong la lam ma
-    minh mot muon nao nay neu nhe nhieu nhu nhung no phai rang rat roi sao se thi thoi toi
-    trong van vay vi voi xin giup oi nhi ko k dc j z the""".split()
+    [
+        "a",
+        "ai",
+        "ay",
+        "bao",
+        "boi",
+        "cac",
+        "cua",
+        "cung",
+        "da",
+        "dang",
+        "dau",
+        "de",
+        "deu",
+        "duoc",
+        "gi",
+        "ha",
+        "hay",
+        "hoac",
+        "khi",
+        "khong",
+        "la",
+        "lam",
+        "ma",
+        "minh",
+        "mot",
+        "muon",
+        "nao",
+        "nay",
+        "neu",
+        "nhe",
+        "nhieu",
+        "nhu",
+        "nhung",
+        "no",
+        "phai",
+        "rang",
+        "rat",
+        "roi",
+        "sao",
+        "se",
+        "thi",
+        "thoi",
+        "toi",
+        "trong",
+        "van",
+        "vay",
+        "vi",
+        "voi",
+        "xin",
+        "giup",
+        "oi",
+        "nhi",
+        "ko",
+        "k",
+        "dc",
+        "j",
+        "z",
+        "the",
+    ]
 )
 
 # Question phrasings whose answer sits under a fixed structural label.
 EXPANSIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(ai|nguoi nao) (da )?ky\b|\bky (ban hanh|ten)\b|\bnguoi ky\b"), "người ký nơi nhận"),
+    (
+        re.compile(r"\b(ai|nguoi nao) (da )?ky\b|\bky (ban hanh|ten)\b|\bnguoi ky\b"),
+        "người ký nơi nhận",
+    ),
 )
 
 
@@ -78,7 +139,11 @@ class FusionParams:
 def _content_terms(text: str) -> tuple[list[str], list[str]]:
     toks = tokens(text)
     uni = [t for t in toks if t not in STOPWORDS]
-    bi = [f"{a}_{b}" for a, b in zip(toks, toks[1:], strict=False) if a not in STOPWORDS and b not in STOPWORDS]
+    bi = [
+        f"{a}_{b}"
+        for a, b in itertools.pairwise(toks)
+        if a not in STOPWORDS and b not in STOPWORDS
+    ]
     return list(dict.fromkeys(uni)), list(dict.fromkeys(bi))
 
 
@@ -179,7 +244,9 @@ class HybridRetriever:
             d = (dense[pos] - lo) / span if pos in dense else 0.0
             wd = w_dense * (p.ocr_dense_factor if chunk.ocr_like else 1.0)
             score = float(lex_norm[pos]) + wd * d + p.doc_boost * doc_match.get(chunk.doc_id, 0.0)
-            hits.append(Hit(chunk=chunk, score=score, lexical=float(lex[pos]), dense=dense.get(pos, 0.0)))
+            hits.append(
+                Hit(chunk=chunk, score=score, lexical=float(lex[pos]), dense=dense.get(pos, 0.0))
+            )
         hits.sort(key=lambda h: h.score, reverse=True)
         hits = hits[:k]
         coverage = self._coverage(uni, bi, variants, hits[:3])
@@ -218,7 +285,9 @@ class HybridRetriever:
             present = lexical.row_terms(pos)
             doc_terms = self.index.doc_terms.get(hit.chunk.doc_id, set())
 
-            def has(term: str, present: set[int] = present, doc_terms: set[str] = doc_terms) -> bool:
+            def has(
+                term: str, present: set[int] = present, doc_terms: set[str] = doc_terms
+            ) -> bool:
                 return lexical.vocab.get(term, -1) in present or term in doc_terms
 
             got = 0.0

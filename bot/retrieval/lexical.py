@@ -125,7 +125,9 @@ class LexicalIndex:
         cols = [self.vocab[t] for t in weighted_terms if t in self.vocab]
         if not cols or not self.size:
             return np.zeros(self.size, dtype=np.float32)
-        w = np.asarray([weighted_terms[t] for t in weighted_terms if t in self.vocab], dtype=np.float32)
+        w = np.asarray(
+            [weighted_terms[t] for t in weighted_terms if t in self.vocab], dtype=np.float32
+        )
         return np.asarray(self.matrix[:, cols] @ w).ravel()
 
     def row_terms(self, row: int) -> set[int]:

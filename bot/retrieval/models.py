@@ -40,9 +40,7 @@ class Chunk(Base):
     __table_args__ = (UniqueConstraint("doc_id", "content_hash"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    doc_id: Mapped[str] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), index=True
-    )
+    doc_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     ord: Mapped[int] = mapped_column(Integer)
     section: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text)

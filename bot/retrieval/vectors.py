@@ -78,4 +78,5 @@ class VectorStore:
         res = self.collection.query(
             query_embeddings=[vector.tolist()], n_results=min(n, total), include=["distances"]
         )
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+        distances = res["distances"] or [[]]
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], distances[0], strict=True)]
