@@ -83,6 +83,24 @@ def reflow(text: str) -> list[str]:
     return paragraphs
 
 
+def _drop_repeated(paragraphs: list[str]) -> list[str]:
+    """Drop paragraphs already seen in the document (a plan pasted twice).
+
+    Short lines such as headings are kept so the second copy's changed
+    paragraphs still sit under their section.
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for para in paragraphs:
+        key = fold(para)
+        if len(key) >= 30:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(para)
+    return out
+
+
 def _short(label: str, limit: int = 70) -> str:
     marker, _, rest = label.strip().partition(" ")
     rest = re.split(r"(?<=\w)[.:;](?=\s)", rest, maxsplit=1)[0]
@@ -109,7 +127,7 @@ def _split_long(lines: list[str]) -> list[list[str]]:
 
 def chunk_document(text: str) -> list[ChunkDraft]:
     """Turn a document into section-aware chunks (duplicates removed later)."""
-    paragraphs = reflow(text)
+    paragraphs = _drop_repeated(reflow(text))
     blocks: list[tuple[list[tuple[int, str]], list[str]]] = []
     path: list[tuple[int, str]] = []
     current: list[str] = []

@@ -16,6 +16,8 @@ _CLINICAL = [
     re.compile(p)
     for p in (
         r"\blieu (dung|luong|thuoc|toi da)\b",
+        r"(?<!tai )(?<!du )\blieu\b.{0,40}\b(bao nhieu|may vien|the nao|mg|kg)\b",
+        r"\b\d+(?:[.,]\d+)?\s?kg\b.{0,30}\b(uong|dung|lieu)\b",
         r"\b\d+(?:[.,]\d+)?\s?(mg|mcg|ml|g/ngay|vien/ngay)\b",
         r"\b(uong|tiem|boi|nho) (thuoc|khang sinh)\b",
         r"\b(chua|tri|dieu tri|ha) (benh|cam|cum|sot|ho|dau|viem|tieu chay|huyet ap|duong huyet)\b",

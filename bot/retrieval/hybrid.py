@@ -158,6 +158,18 @@ def expansion_terms(question: str) -> list[str]:
     return out
 
 
+def name_bigrams(question: str) -> list[str]:
+    """Folded pairs of capitalised words after the first word (proper names)."""
+    words = re.findall(r"[^\W\d_]+", question)
+    out = []
+    for a, b in zip(words[1:], words[2:], strict=False):
+        if a[:1].isupper() and b[:1].isupper() and not (a.isupper() and b.isupper()):
+            ta, tb = tokens(a), tokens(b)
+            if len(ta) == 1 and len(tb) == 1:
+                out.append(f"{ta[0]}_{tb[0]}")
+    return out
+
+
 def query_terms(question: str) -> tuple[list[str], list[str]]:
     """Content unigrams and bigrams of a question (pairs with a stopword dropped)."""
     return _content_terms(question)
@@ -249,7 +261,7 @@ class HybridRetriever:
             )
         hits.sort(key=lambda h: h.score, reverse=True)
         hits = hits[:k]
-        coverage = self._coverage(uni, bi, variants, hits[:3])
+        coverage = self._coverage(uni, bi, variants, hits[:3], name_bigrams(question))
         return Retrieval(hits=hits, coverage=coverage, top_dense=top_dense, query_terms=scoring)
 
     def _variants(self, bi: list[str]) -> dict[str, list[str]]:
@@ -257,7 +269,12 @@ class HybridRetriever:
         return {b: alts for b in bi if (alts := self.index.lexical.fuzzy_bigrams(b))}
 
     def _coverage(
-        self, uni: list[str], bi: list[str], variants: dict[str, list[str]], hits: list[Hit]
+        self,
+        uni: list[str],
+        bi: list[str],
+        variants: dict[str, list[str]],
+        hits: list[Hit],
+        names: list[str],
     ) -> float:
         """Share of the question's specific content found in one retrieved passage.
 
@@ -269,6 +286,14 @@ class HybridRetriever:
         # Unknown words and unknown pairs of known words ("Bạch Mai") count at
         # maximum IDF: they are what the documents do not talk about.
         wanted = [(t, lexical.idf(t)) for t in uni] + [(t, 0.5 * lexical.idf(t)) for t in bi]
+        # A proper name the corpus never mentions ("Bệnh viện Chợ Rẫy") is
+        # the strongest sign the question is about something else.
+        profile_terms = set().union(*self.index.doc_terms.values()) if self.index.doc_terms else set()
+        wanted += [
+            (t, 2.0 * lexical.max_idf)
+            for t in names
+            if not lexical.known(t) and t not in variants and t not in profile_terms
+        ]
         total = sum(w for _, w in wanted)
         if not hits or total <= 0:
             return 0.0
