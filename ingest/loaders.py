@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 log = logging.getLogger(__name__)
 
@@ -97,25 +98,29 @@ def _load_docx(path: Path) -> str:
 
 
 class _HTMLText(HTMLParser):
-    BLOCK = {
-        "p",
-        "div",
-        "br",
-        "li",
-        "tr",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "section",
-        "article",
-        "table",
-        "ul",
-        "ol",
-    }
-    SKIP = {"script", "style", "nav", "head", "noscript", "template", "svg"}
+    BLOCK: ClassVar[frozenset[str]] = frozenset(
+        {
+            "p",
+            "div",
+            "br",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "section",
+            "article",
+            "table",
+            "ul",
+            "ol",
+        }
+    )
+    SKIP: ClassVar[frozenset[str]] = frozenset(
+        {"script", "style", "nav", "head", "noscript", "template", "svg"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -162,7 +163,7 @@ def name_bigrams(question: str) -> list[str]:
     """Folded pairs of capitalised words after the first word (proper names)."""
     words = re.findall(r"[^\W\d_]+", question)
     out = []
-    for a, b in zip(words[1:], words[2:], strict=False):
+    for a, b in pairwise(words[1:]):
         if a[:1].isupper() and b[:1].isupper() and not (a.isupper() and b.isupper()):
             ta, tb = tokens(a), tokens(b)
             if len(ta) == 1 and len(tb) == 1:
