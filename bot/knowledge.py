@@ -18,22 +18,30 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.answering.extractive import compose, select_quotes
+from bot.answering.extractive import compose, rank_sentences, select_quotes
 from bot.answering.generative import GenerativeAnswerer, make_chat_model
-from bot.answering.policy import CLINICAL_REFUSAL, NOT_COVERED, is_clinical
+from bot.answering.policy import (
+    CLINICAL_REFUSAL,
+    NOT_COVERED,
+    UNCONFIRMED_PREFIX,
+    is_clinical,
+    is_unconfirmed,
+    unconfirmed_subject,
+)
 from bot.answering.types import Answer, Source
 from bot.db import Database
 from bot.retrieval.embeddings import Embedder, make_embedder
-from bot.retrieval.hybrid import CorpusIndex, HybridRetriever, IndexedChunk, Retrieval
+from bot.retrieval.hybrid import CorpusIndex, HybridRetriever, IndexedChunk, Retrieval, query_terms
 from bot.retrieval.models import Chunk, Document
 from bot.retrieval.vectors import VectorStore
 from bot.settings import Settings
+from bot.text import terms
 from ingest.pipeline import FileResult, Ingestor, IngestReport, slugify
 
 log = logging.getLogger(__name__)
 
 # Evidence thresholds for answering (see docs in README "How answers are decided").
-MIN_COVERAGE = 0.41
+MIN_COVERAGE = 0.42
 # e5 costs ~1,350 tokens/s on 2 cores; dense similarity only re-orders lexical
 # peers, so the section plus the passage's opening is enough to embed.
 MAX_EMBED_CHARS = 480
@@ -124,7 +132,7 @@ class KnowledgeBase:
                 for r in rows
             ]
             profiles = {d.id: str(d.meta.get("profile") or d.title) for d in docs.values()}
-            self._index = CorpusIndex(chunks, profiles)
+            self._index = CorpusIndex(chunks, profiles, {d.id: d.kind for d in docs.values()})
             self._docs = docs
             self._stamp = stamp
             return self._index
@@ -277,6 +285,18 @@ class KnowledgeBase:
             meta=meta,
         )
 
+    def _covers(self, question: str, sentence: str, hit: Any, share: float = 0.5) -> bool:
+        """True when ``sentence`` (in its section and document) has most of the question's words."""
+        index = self._load_index()
+        lexical = index.lexical
+        uni, _ = query_terms(question)
+        present = set(terms(f"{hit.chunk.section} {sentence}")) | index.doc_terms.get(
+            hit.chunk.doc_id, set()
+        )
+        total = sum(lexical.idf(t) for t in uni)
+        got = sum(lexical.idf(t) for t in uni if t in present)
+        return total > 0 and got / total >= share
+
     def ask(self, question: str) -> Answer:
         """Answer from the documents, or abstain when the evidence is too thin."""
         started = time.perf_counter()
@@ -307,9 +327,19 @@ class KnowledgeBase:
             text = generator.answer(question, retrieval.hits, labels)
             if text is not None:
                 return done(text, False, sources, None, mode="generative")
-        quotes = select_quotes(retrieval.hits, retrieval.query_terms, index.lexical)
+        ranked = rank_sentences(retrieval.hits, retrieval.query_terms, index.lexical)
+        quotes = select_quotes(ranked)
         if not quotes:
             return done(NOT_COVERED, True, sources, "no sentence")
+        if any(
+            is_unconfirmed(q.text)
+            and self._covers(question, unconfirmed_subject(q.text), retrieval.hits[q.hit_rank])
+            for q in ranked[:4]
+        ):
+            # The guide itself says the detail is not confirmed: say so and
+            # point to the unit's office instead of presenting it as an answer.
+            text = compose(quotes, retrieval.hits, labels, set())
+            return done(f"{UNCONFIRMED_PREFIX}\n\n{text}", True, sources, "unconfirmed")
         ocr_docs = {d for d, doc in self._docs.items() if doc.ocr_like}
         ordered = sorted({q.hit_rank for q in quotes})
         # Cite first the passages quoted, then the other retrieved ones.

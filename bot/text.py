@@ -97,33 +97,29 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"“(]?[A-ZÀ-Ỹ0-9ĐÂĂÊÔ�
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split a passage into sentences and list items for extractive answers.
+    """Split stored passage text into sentences for extractive answers.
 
-    Administrative plans put one idea per list item (``-``, ``+``, ``a)``), so a
-    line break before such a marker is a boundary too; other line breaks inside
-    a paragraph are just wrapping.
+    Stored chunks hold one reflowed paragraph, heading or list item per line,
+    so every line is a block; inside a block, split after ``.!?;:`` followed
+    by a capital, but never inside parentheses ("(Nguồn: Báo Đồng Nai)").
     """
-    lines = [ln.strip() for ln in text.splitlines()]
-    blocks: list[str] = []
-    current: list[str] = []
-    for line in lines:
-        if not line:
-            if current:
-                blocks.append(" ".join(current))
-                current = []
-            continue
-        if current and re.match(r"^([-+•*]|[a-zđ]\)|\d+(\.\d+)*\.|[IVX]+\.)\s", line):
-            blocks.append(" ".join(current))
-            current = []
-        current.append(line)
-    if current:
-        blocks.append(" ".join(current))
     sentences: list[str] = []
-    for block in blocks:
-        for part in _SENTENCE_END.split(block):
-            part = _SPACE_RE.sub(" ", part).strip()
+    for line in text.splitlines():
+        block = _SPACE_RE.sub(" ", line).strip()
+        if not block:
+            continue
+        start = 0
+        for m in _SENTENCE_END.finditer(block):
+            head = block[: m.start()]
+            if head.count("(") > head.count(")"):
+                continue
+            part = block[start : m.start()].strip()
             if part:
                 sentences.append(part)
+            start = m.end()
+        tail = block[start:].strip()
+        if tail:
+            sentences.append(tail)
     return sentences
 
 

@@ -20,6 +20,7 @@ MIN_CHARS = 220
 _ROMAN = re.compile(r"^([IVX][IVXl1]{0,4}|[1l][IVX][IVXl1]{0,3})\s?\.\s*(\S.*)$")
 _SUB = re.compile(r"^(\d{1,2}\.\d{1,2}(?:\.\d{1,2})?)\.?\s+(\S.*)$")
 _NUM = re.compile(r"^(\d{1,2})\.\s+(\S.*)$")
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*)$")
 _LETTER = re.compile(r"^([a-zđ])\)\s+(\S.*)$")
 _ITEM = re.compile(r"^([-+•*–]|\d{1,2}[.)]|[a-zđ]\))\s")
 _SENT_END = re.compile(r"[.;:!?…”\"]$")
@@ -40,8 +41,16 @@ def _is_upper(text: str) -> bool:
     return bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.7
 
 
-def heading_level(line: str) -> tuple[int, str] | None:
-    """Heading level (1 roman, 2 number, 3 sub-number, 4 letter) and its label."""
+def heading_level(line: str, markdown: bool = False) -> tuple[int, str] | None:
+    """Heading level (1 roman, 2 number, 3 sub-number, 4 letter) and its label.
+
+    In Markdown only ``#`` lines are headings; numbered lines are steps.
+    """
+    md = _MD_HEADING.match(line)
+    if md:
+        return len(md.group(1)), md.group(2).strip()
+    if markdown:
+        return None
     m = _ROMAN.match(line)
     if m and _is_upper(m.group(2)[:20]):
         return 1, line
@@ -54,7 +63,7 @@ def heading_level(line: str) -> tuple[int, str] | None:
     return None
 
 
-def reflow(text: str) -> list[str]:
+def reflow(text: str, markdown: bool = False) -> list[str]:
     """Join hard-wrapped lines into paragraphs, one paragraph or item per line.
 
     Extracted text wraps mid-sentence and sometimes puts a blank line between
@@ -70,9 +79,9 @@ def reflow(text: str) -> list[str]:
         prev = paragraphs[-1]
         starts_new = bool(
             _ITEM.match(line)
-            or heading_level(line)
+            or heading_level(line, markdown)
             or _SENT_END.search(prev)
-            or (heading_level(prev) is not None and len(prev) < 45)
+            or (heading_level(prev, markdown) is not None and (markdown or len(prev) < 45))
             or (_is_upper(prev) and len(prev) < 90)
             or (_is_upper(line) and len(line) < 90 and not _is_upper(prev))
         )
@@ -125,9 +134,9 @@ def _split_long(lines: list[str]) -> list[list[str]]:
     return [p for p in pieces if p]
 
 
-def chunk_document(text: str) -> list[ChunkDraft]:
+def chunk_document(text: str, markdown: bool = False) -> list[ChunkDraft]:
     """Turn a document into section-aware chunks (duplicates removed later)."""
-    paragraphs = _drop_repeated(reflow(text))
+    paragraphs = _drop_repeated(reflow(text, markdown))
     blocks: list[tuple[list[tuple[int, str]], list[str]]] = []
     path: list[tuple[int, str]] = []
     current: list[str] = []
@@ -138,7 +147,9 @@ def chunk_document(text: str) -> list[ChunkDraft]:
                 blocks.append((list(path), current))
             path, current = [(1, SIGNATURE_SECTION)], [para]
             continue
-        level = heading_level(para)
+        level = heading_level(para, markdown)
+        if markdown and level is not None and level[0] == 1:
+            continue  # a guide's "# Title" is the document title, not a section
         if path[:1] == [(1, SIGNATURE_SECTION)] and (level is None or level[0] != 1):
             # Inside the signature block only a new top-level heading (a second
             # copy of the plan, an annex) ends it.
@@ -153,7 +164,9 @@ def chunk_document(text: str) -> list[ChunkDraft]:
             lvl, label = level
             while path and path[-1][0] >= lvl:
                 path.pop()
-            path.append((lvl, _short(label)))
+            path.append((lvl, label if markdown else _short(label)))
+            if markdown:
+                para = label  # show "Tiêu đề", not "## Tiêu đề"
         current.append(para)
     if current:
         blocks.append((list(path), current))

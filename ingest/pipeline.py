@@ -115,7 +115,11 @@ def _catalogue_entry(file: Path) -> dict[str, Any]:
 
 
 def _guide_meta(front: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Front-matter fields kept with every chunk, plus readable source names."""
+    """Front-matter fields kept with every chunk, plus the cited sources' names.
+
+    Source ids resolve against ``sources.yaml`` beside the guide, so answers
+    can name the original sources (title and publisher), not just the guide.
+    """
     meta: dict[str, Any] = {k: v for k, v in front.items() if k != "title"}
     checked = front.get("checked_on")
     if isinstance(checked, date):
@@ -123,23 +127,27 @@ def _guide_meta(front: dict[str, Any], path: Path) -> dict[str, Any]:
         meta["checked_on_vi"] = checked.strftime("%d/%m/%Y")
     elif isinstance(checked, str):
         meta["checked_on_vi"] = checked
+    details: list[dict[str, str]] = []
     catalogue = path.parent / "sources.yaml"
-    names: list[str] = []
     if catalogue.exists() and front.get("sources"):
         try:
             data = yaml.safe_load(catalogue.read_text(encoding="utf-8")) or []
         except yaml.YAMLError:
+            log.warning("ignoring malformed %s", catalogue)
             data = []
-        entries = data.get("sources", data) if isinstance(data, dict) else data
-        by_id = {e.get("id"): e for e in entries if isinstance(e, dict)}
+        entries = data.get("sources", []) if isinstance(data, dict) else data
+        by_id = {str(e.get("id")): e for e in entries if isinstance(e, dict)}
         for sid in front["sources"]:
-            entry = by_id.get(sid)
+            entry = by_id.get(str(sid))
             if entry:
-                publisher = entry.get("publisher")
-                names.append(
-                    f"{entry.get('title', sid)}" + (f" ({publisher})" if publisher else "")
+                details.append(
+                    {
+                        "id": str(sid),
+                        "title": str(entry.get("title", sid)),
+                        "publisher": str(entry.get("publisher") or ""),
+                    }
                 )
-    meta["source_names"] = names
+    meta["source_details"] = details
     return meta
 
 
@@ -213,7 +221,7 @@ class Ingestor:
             meta.profile = f"{meta.profile} {meta.issuer or ''} {meta.title}"
         kind = "guide" if front else "plan"
         title = str(front.get("title") or meta.title)
-        drafts = chunk_document(body)
+        drafts = chunk_document(body, markdown=file.suffix.lower() in {".md", ".markdown"})
         if not drafts:
             raise IngestError(
                 "no text chunks after parsing", "Không tìm thấy nội dung văn bản trong tệp."

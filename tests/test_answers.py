@@ -80,7 +80,7 @@ def test_json_contract(services: Services) -> None:
     assert data["sources"]
     source = data["sources"][0]
     assert set(source) == {"doc_id", "title", "path", "section", "text", "score"}
-    assert source["path"].endswith(".txt")
+    assert source["path"].endswith((".txt", ".md"))
     assert isinstance(source["score"], float)
 
 

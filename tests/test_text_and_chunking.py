@@ -38,6 +38,14 @@ def test_diacritic_ratio_tells_ocr_text_apart() -> None:
     assert diacritic_ratio(ocr) < 0.2 < diacritic_ratio(clean)
 
 
+def test_split_sentences_does_not_cut_inside_parentheses() -> None:
+    text = "Người học đăng nhập bằng tài khoản VNeID (Nguồn: Báo Đồng Nai). Sau đó chọn khóa học."
+    assert split_sentences(text) == [
+        "Người học đăng nhập bằng tài khoản VNeID (Nguồn: Báo Đồng Nai).",
+        "Sau đó chọn khóa học.",
+    ]
+
+
 def test_split_sentences_keeps_list_items_apart() -> None:
     text = "Mục tiêu chung.\n- Ý thứ nhất;\n- Ý thứ hai.\nCâu cuối cùng."
     assert split_sentences(text) == [

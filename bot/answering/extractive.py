@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.answering.policy import is_unconfirmed, unconfirmed_subject
 from bot.retrieval.hybrid import Hit
 from bot.retrieval.lexical import LexicalIndex
 from bot.text import split_sentences, terms
@@ -27,21 +28,42 @@ class Quote:
     score: float
 
 
-def select_quotes(hits: list[Hit], weights: dict[str, float], lexical: LexicalIndex) -> list[Quote]:
-    """Best sentences from the top passages, in document order within a passage."""
+def rank_sentences(
+    hits: list[Hit], weights: dict[str, float], lexical: LexicalIndex
+) -> list[Quote]:
+    """Every sentence of the top passages that shares a question term, best first."""
     quotes: list[Quote] = []
     for rank, hit in enumerate(hits[:3]):
         prior = 1.0 - 0.15 * rank
+        headings = {h.split(" ", 1)[-1] for h in hit.chunk.section.split(" > ")} | set(
+            hit.chunk.section.split(" > ")
+        )
         for order, sentence in enumerate(split_sentences(hit.chunk.text)):
-            present = set(terms(sentence))
-            score = sum(lexical.idf(t) * w for t, w in weights.items() if t in present)
+            if sentence.endswith("?") or sentence in headings:
+                continue  # a heading is not an answer
+            # The advice clause of "X is not confirmed: ask office Y" is not content.
+            scored = unconfirmed_subject(sentence) if is_unconfirmed(sentence) else sentence
+            present = set(terms(scored))
+            # Identifiers the question names ("26/2025", "2733") must be in the
+            # sentence that answers, not just somewhere in the passage.
+            score = sum(
+                lexical.idf(t) * w * (2.0 if any(c.isdigit() for c in t) else 1.0)
+                for t, w in weights.items()
+                if t in present
+            )
             if score <= 0:
                 continue
             length_penalty = 1.0 + max(len(sentence) - 300, 0) / 600
             quotes.append(Quote(rank, order, sentence, prior * score / length_penalty))
+    quotes.sort(key=lambda q: q.score, reverse=True)
+    return quotes
+
+
+def select_quotes(ranked: list[Quote]) -> list[Quote]:
+    """The best sentence plus close runners-up or its neighbours, in document order."""
+    quotes = ranked
     if not quotes:
         return []
-    quotes.sort(key=lambda q: q.score, reverse=True)
     best = quotes[0]
     chosen = [best]
     size = len(best.text)

@@ -44,3 +44,27 @@ def is_clinical(question: str) -> bool:
     """True when the question asks for treatment or dosing advice."""
     folded = fold(question)
     return any(p.search(folded) for p in _CLINICAL)
+
+
+UNCONFIRMED_PREFIX = (
+    "Tài liệu chưa có thông tin được xác nhận chính thức về nội dung này, "
+    "nên tôi không đưa ra con số hay ngày tháng. Hướng dẫn hiện có ghi:"
+)
+_UNCONFIRMED = re.compile(r"\bchua (duoc xac nhan|tim thay)\b")
+
+
+_ADVICE = re.compile(r"[:;]|\b(?:[Bb]ạn )?hãy\b|\b(?:[Bb]an )?hay\b")
+
+
+def is_unconfirmed(sentence: str) -> bool:
+    """True when a quoted guide sentence says the detail is not confirmed."""
+    return bool(_UNCONFIRMED.search(fold(sentence)))
+
+
+def unconfirmed_subject(sentence: str) -> str:
+    """The part of an "X is not confirmed: ask office Y" sentence that names X.
+
+    The advice clause names offices and verbs ("kiểm tra với phòng Kế hoạch")
+    that would otherwise match unrelated questions about who checks what.
+    """
+    return _ADVICE.split(sentence, maxsplit=1)[0]

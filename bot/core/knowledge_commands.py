@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from bot.answering.types import Answer
+from bot.answering.types import Answer, Source
 from bot.core.actor import ADMIN
 from bot.core.messages import Button, Reply
 from bot.core.models import AnswerLog
@@ -32,6 +32,18 @@ DOC_EXTENSIONS = {
 MAX_QUESTION_CHARS = 1000
 
 
+def guide_origins(source: Source) -> list[str]:
+    """Original sources of a guide passage: those the passage names, else the guide's first two."""
+    details = source.meta.get("source_details", [])
+    named = [
+        d for d in details if d.get("publisher") and d["publisher"].split(";")[0] in source.text
+    ]
+    chosen = named or details[:2]
+    return [
+        f"{d['title']} ({d['publisher']})" if d.get("publisher") else d["title"] for d in chosen[:3]
+    ]
+
+
 def format_answer(answer: Answer) -> str:
     """Answer text followed by numbered citations (document, section, checked-on date)."""
     if answer.abstained or not answer.sources:
@@ -51,7 +63,7 @@ def format_answer(answer: Answer) -> str:
         if source.section:
             line += f" (mục {source.section})"
         if source.kind == "guide":
-            origin = ", ".join(source.meta.get("source_names", [])[:3])
+            origin = "; ".join(guide_origins(source))
             if origin:
                 line += f". Nguồn gốc: {origin}"
             if source.meta.get("checked_on_vi"):

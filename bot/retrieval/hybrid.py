@@ -36,7 +36,6 @@ STOPWORDS = frozenset(
         "cac",
         "cua",
         "cung",
-        "da",
         "dang",
         "dau",
         "de",
@@ -70,7 +69,6 @@ STOPWORDS = frozenset(
         "se",
         "thi",
         "thoi",
-        "toi",
         "trong",
         "van",
         "vay",
@@ -89,13 +87,19 @@ STOPWORDS = frozenset(
     ]
 )
 
-# Question phrasings whose answer sits under a fixed structural label.
-EXPANSIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+# Question phrasings whose answer sits under a fixed structural label, and
+# colloquial words the documents phrase differently ("hạn chót" is written
+# "thời hạn ... trước ngày"). The colloquial word itself is then not counted
+# as a word the corpus lacks.
+EXPANSIONS: tuple[tuple[re.Pattern[str], str, float], ...] = (
     (
         re.compile(r"\b(ai|nguoi nao) (da )?ky\b|\bky (ban hanh|ten)\b|\bnguoi ky\b"),
         "người ký nơi nhận",
+        3.0,
     ),
+    (re.compile(r"\bhan (chot|cuoi)\b"), "thời hạn trước ngày", 0.5),
 )
+COLLOQUIAL = frozenset({"chot"})
 
 
 @dataclass
@@ -134,28 +138,26 @@ class FusionParams:
     doc_boost: float = 0.2
     candidates: int = 60
     fuzzy_weight: float = 0.6
-    expansion_weight: float = 3.0
 
 
 def _content_terms(text: str) -> tuple[list[str], list[str]]:
     toks = tokens(text)
     uni = [t for t in toks if t not in STOPWORDS]
     bi = [
-        f"{a}_{b}"
-        for a, b in itertools.pairwise(toks)
-        if a not in STOPWORDS and b not in STOPWORDS
+        f"{a}_{b}" for a, b in itertools.pairwise(toks) if a not in STOPWORDS and b not in STOPWORDS
     ]
     return list(dict.fromkeys(uni)), list(dict.fromkeys(bi))
 
 
-def expansion_terms(question: str) -> list[str]:
-    """Extra terms for phrasings whose answer sits under a structural label."""
+def expansion_terms(question: str) -> dict[str, float]:
+    """Extra weighted terms for phrasings the documents word differently."""
     folded = fold(question)
-    out: list[str] = []
-    for pattern, extra in EXPANSIONS:
+    out: dict[str, float] = {}
+    for pattern, extra, weight in EXPANSIONS:
         if pattern.search(folded):
             uni, bi = _content_terms(extra)
-            out += uni + bi
+            for term in uni + bi:
+                out[term] = out.get(term, 0.0) + weight
     return out
 
 
@@ -179,8 +181,14 @@ def query_terms(question: str) -> tuple[list[str], list[str]]:
 class CorpusIndex:
     """In-memory snapshot of the chunk store: lexical index + document profiles."""
 
-    def __init__(self, chunks: list[IndexedChunk], doc_profiles: dict[str, str]) -> None:
+    def __init__(
+        self,
+        chunks: list[IndexedChunk],
+        doc_profiles: dict[str, str],
+        doc_kinds: dict[str, str] | None = None,
+    ) -> None:
         self.chunks = chunks
+        self.doc_kinds = doc_kinds or {}
         self.position = {c.id: i for i, c in enumerate(chunks)}
         self.lexical = LexicalIndex(
             [f"{c.section}\n{c.text}" for c in chunks], ocr_rows=[c.ocr_like for c in chunks]
@@ -228,8 +236,8 @@ class HybridRetriever:
         weights = {t: (p.doc_term_weight if t in naming else 1.0) for t in uni + bi}
         variants = self._variants(bi)
         scoring = dict(weights)
-        for term in expansion_terms(question):
-            scoring[term] = scoring.get(term, 0.0) + p.expansion_weight
+        for term, weight in expansion_terms(question).items():
+            scoring[term] = scoring.get(term, 0.0) + weight
         for origin, alts in variants.items():
             for alt in alts:
                 scoring[alt] = max(scoring.get(alt, 0.0), p.fuzzy_weight * weights[origin])
@@ -261,9 +269,26 @@ class HybridRetriever:
                 Hit(chunk=chunk, score=score, lexical=float(lex[pos]), dense=dense.get(pos, 0.0))
             )
         hits.sort(key=lambda h: h.score, reverse=True)
-        hits = hits[:k]
+        hits = self._diversify(hits, k)
         coverage = self._coverage(uni, bi, variants, hits[:3], name_bigrams(question))
         return Retrieval(hits=hits, coverage=coverage, top_dense=top_dense, query_terms=scoring)
+
+    def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
+        """Keep the best passage of each document kind (plan, guide) in the top k.
+
+        A question may need a plan (the deadline) and a guide (how to study);
+        five guide passages must not crowd out a strong plan passage.
+        """
+        top = hits[:k]
+        if not top:
+            return top
+        kinds = {self.index.doc_kinds.get(h.chunk.doc_id) for h in top}
+        for hit in hits[k:]:
+            kind = self.index.doc_kinds.get(hit.chunk.doc_id)
+            if kind not in kinds and hit.score >= 0.5 * top[0].score:
+                top = [*top[: k - 1], hit]
+                kinds.add(kind)
+        return top
 
     def _variants(self, bi: list[str]) -> dict[str, list[str]]:
         """OCR-tolerant spellings of the question's bigrams found in the corpus."""
@@ -286,10 +311,19 @@ class HybridRetriever:
         lexical = self.index.lexical
         # Unknown words and unknown pairs of known words ("Bạch Mai") count at
         # maximum IDF: they are what the documents do not talk about.
-        wanted = [(t, lexical.idf(t)) for t in uni] + [(t, 0.5 * lexical.idf(t)) for t in bi]
+        # A word the corpus has never seen ("xăng", "giường") is the clearest
+        # sign of a question about something else: it weighs triple.
+        wanted = [
+            (t, lexical.idf(t) * (1.0 if lexical.known(t) or t.isdigit() else 3.0))
+            for t in uni
+            if t not in COLLOQUIAL
+        ]
+        wanted += [(t, 0.5 * lexical.idf(t)) for t in bi]
         # A proper name the corpus never mentions ("Bệnh viện Chợ Rẫy") is
         # the strongest sign the question is about something else.
-        profile_terms = set().union(*self.index.doc_terms.values()) if self.index.doc_terms else set()
+        profile_terms = (
+            set().union(*self.index.doc_terms.values()) if self.index.doc_terms else set()
+        )
         wanted += [
             (t, 2.0 * lexical.max_idf)
             for t in names
