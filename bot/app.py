@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 # Each module exposes ``register(registry, services)``; order matters for hooks
 # (the first attachment hook that claims a file wins).
 FEATURES = (
-    "bot.core.knowledge_commands",
     "bot.tracking.commands",
+    "bot.core.knowledge_commands",
 )
 
 

@@ -2,5 +2,32 @@
 
 from bot.core.models import AnswerLog, ConversationState
 from bot.retrieval.models import Chunk, Document
+from bot.tracking.models import (
+    AuditLog,
+    Completion,
+    Course,
+    Identity,
+    LinkCode,
+    Outbox,
+    Staff,
+    Target,
+    Unit,
+    UnitManager,
+)
 
-__all__ = ["AnswerLog", "Chunk", "ConversationState", "Document"]
+__all__ = [
+    "AnswerLog",
+    "AuditLog",
+    "Chunk",
+    "Completion",
+    "ConversationState",
+    "Course",
+    "Document",
+    "Identity",
+    "LinkCode",
+    "Outbox",
+    "Staff",
+    "Target",
+    "Unit",
+    "UnitManager",
+]

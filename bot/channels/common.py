@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, Reply
+
+T = TypeVar("T")
 
 FLOOD_MESSAGE = "Bạn gửi tin nhắn hơi nhanh. Vui lòng đợi một chút rồi gửi tiếp nhé."
 
@@ -85,7 +89,7 @@ class EngineRunner:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.engine.handle, msg)
 
-    async def call(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run any blocking core call (reminders, downloads bookkeeping) on the worker."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)

@@ -1,0 +1,214 @@
+"""Completion-tracking tables: units, staff, courses, completions, targets, audit.
+
+Units form a tree (department -> hospital / health centre -> ward / office /
+commune station). Each unit stores its materialised ``path`` ("/1/7/42/") so
+"this unit and everything under it" is one indexed prefix match, which keeps
+province-wide statistics fast on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.db import Base, utcnow
+
+# Job groups the plans count separately; the roster's free-text title maps to one.
+JOB_GROUPS: dict[str, str] = {
+    "doctor": "Bác sĩ",
+    "nurse": "Điều dưỡng, hộ sinh",
+    "technician": "Kỹ thuật viên",
+    "pharmacist": "Dược sĩ",
+    "administrative": "Hành chính, quản lý",
+    "village_health_worker": "Nhân viên y tế thôn bản",
+    "other": "Khác",
+}
+
+UNIT_KINDS: dict[str, str] = {
+    "department": "Sở Y tế",
+    "hospital": "Bệnh viện",
+    "health_centre": "Trung tâm Y tế",
+    "ward": "Khoa",
+    "office": "Phòng",
+    "commune_station": "Trạm Y tế",
+    "other": "Đơn vị",
+}
+
+REPORTED, VERIFIED, REJECTED = "reported", "verified", "rejected"
+STATUS_VI = {REPORTED: "chờ duyệt", VERIFIED: "đã duyệt", REJECTED: "bị từ chối"}
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="RESTRICT"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(400), default="/", index=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    __table_args__ = (Index("ix_staff_unit_active", "unit_id", "active"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    title: Mapped[str | None] = mapped_column(String(200))
+    job_group: Mapped[str] = mapped_column(String(30), default="other", index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+
+class UnitManager(Base):
+    """A staff member who manages a unit (and everything under it)."""
+
+    __tablename__ = "unit_managers"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Identity(Base):
+    """A messenger account linked to a roster entry."""
+
+    __tablename__ = "identities"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(80))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LinkCode(Base):
+    """One-time code a manager issues so a staff member can link an account."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), index=True)
+    issued_by: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_key: Mapped[str] = mapped_column(String(300), index=True)
+    provider: Mapped[str | None] = mapped_column(String(200))
+    in_catalogue: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Completion(Base):
+    """One row per staff member and course (re-logging updates it)."""
+
+    __tablename__ = "completions"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "course_id", name="uq_completions_staff_course"),
+        Index("ix_completions_status_date", "status", "completed_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
+    completed_on: Mapped[date] = mapped_column(Date)
+    certificate_code: Mapped[str | None] = mapped_column(String(100))
+    evidence_path: Mapped[str | None] = mapped_column(String(500))
+    vneid_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default=REPORTED)
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    verified_by: Mapped[str | None] = mapped_column(String(120))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reported_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    staff: Mapped[Staff] = relationship(lazy="joined")
+    course: Mapped[Course] = relationship(lazy="joined")
+
+
+class Target(Base):
+    """Share of active staff that must be done by ``deadline`` (one per year)."""
+
+    __tablename__ = "targets"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rate: Mapped[float] = mapped_column(Float)
+    deadline: Mapped[date] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditLog(Base):
+    """Every change to tracking data: who, what, when, before/after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Outbox(Base):
+    """Messages queued for a staff member (e.g. a rejection reason, a reminder).
+
+    ``key`` makes periodic messages idempotent: one weekly reminder per
+    staff and week, whatever the number of workers polling.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("key", name="uq_outbox_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
