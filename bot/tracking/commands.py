@@ -34,11 +34,11 @@ MISSING_SHOWN = 30
 
 
 def _tracking(ctx: Context) -> TrackingService:
-    return ctx.services.extras["tracking"]  # type: ignore[no-any-return]
+    return ctx.services.extras["tracking"]
 
 
 def _stats(ctx: Context) -> StatsService:
-    return ctx.services.extras["stats"]  # type: ignore[no-any-return]
+    return ctx.services.extras["stats"]
 
 
 def _today(ctx: Context) -> date:
@@ -292,7 +292,7 @@ class CompletionFlow(Flow):
 
 def _log(ctx: Context, args: str) -> list[Reply]:
     flow = ctx.services.extras["registry"].flows["ghinhan"]
-    return flow.start(ctx, args)  # type: ignore[no-any-return]
+    return flow.start(ctx, args)
 
 
 # -- staff views ---------------------------------------------------------------------
@@ -474,7 +474,7 @@ def _verdict(ctx: Context, rest: str) -> list[Reply]:
         tracking = _tracking(ctx)
         with tracking.db.session() as session:
             tracking._completion_for(session, ctx.actor, int(ident))  # permission check first
-        return ctx.services.extras["registry"].flows["tuchoi"].start(ctx, ident)  # type: ignore[no-any-return]
+        return ctx.services.extras["registry"].flows["tuchoi"].start(ctx, ident)
     raise UserError("Lựa chọn không hợp lệ.")
 
 

@@ -79,7 +79,7 @@ def build_xlsx(
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
-    def header(ws, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+    def header(ws, names: list[str]) -> None:
         cells = []
         for name in names:
             cell = WriteOnlyCell(ws, value=name)

@@ -269,7 +269,7 @@ def import_staff(
                 .values(active=False, updated_at=now)
             )
         if managers:
-            ids = dict(
+            ids: dict[str, int] = dict(
                 session.execute(
                     select(func.upper(Staff.code), Staff.id).where(
                         func.upper(Staff.code).in_([c for c, _ in managers])

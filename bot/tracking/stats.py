@@ -142,7 +142,7 @@ class Scope:
     all_units: list[Unit] = field(default_factory=list)
 
 
-def _done_subquery(as_of: date):  # type: ignore[no-untyped-def]
+def _done_subquery(as_of: date):
     return (
         select(
             Completion.staff_id.label("staff_id"),
@@ -155,7 +155,7 @@ def _done_subquery(as_of: date):  # type: ignore[no-untyped-def]
     )
 
 
-def _path_filter(paths: list[str]):  # type: ignore[no-untyped-def]
+def _path_filter(paths: list[str]):
     return or_(*(Unit.path.like(f"{p}%") for p in paths))
 
 

@@ -36,7 +36,7 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if hasattr(value, "strftime"):
-        return value.strftime("%d/%m/%Y")  # type: ignore[no-any-return]
+        return value.strftime("%d/%m/%Y")
     return " ".join(str(value).split())
 
 
