@@ -1,0 +1,187 @@
+"""Tracking benchmark: 100,000 staff in 500 units with 150,000 completions.
+
+Measures roster import (CSV through the real importer), the p50/p95 of
+province-wide and one-unit statistics, and the XLSX report, on SQLite and,
+when ``--pg`` names a server, on PostgreSQL (a scratch database is created
+and dropped).
+
+    python benchmarks/bench_tracking.py [--staff 100000] [--units 500] \
+        [--completions 150000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from bot.db import Database, utcnow
+from bot.tracking.demo import GIVEN_F, GIVEN_M, MIDDLE_F, MIDDLE_M, SURNAMES, TITLES
+from bot.tracking.models import REPORTED, VERIFIED, Completion, Course, Staff
+from bot.tracking.reports import build_xlsx
+from bot.tracking.roster import import_staff, import_units
+from bot.tracking.service import TrackingService
+from bot.tracking.stats import StatsService
+
+
+def write_files(
+    folder: Path, staff: int, units: int, rng: random.Random
+) -> tuple[Path, Path, list[str]]:
+    units_csv = folder / "don-vi.csv"
+    leaves: list[str] = []
+    with units_csv.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Mã đơn vị", "Tên đơn vị", "Đơn vị cấp trên", "Loại"])
+        w.writerow(["SYT", "Sở Y tế tỉnh", "", "Sở Y tế"])
+        made, c = 1, 0
+        while made < units:
+            centre = f"TT{c:03d}"
+            w.writerow([centre, f"Trung tâm Y tế số {c}", "SYT", "Trung tâm Y tế"])
+            made += 1
+            for k in range(min(19, units - made)):
+                code = f"{centre}-X{k:02d}"
+                w.writerow([code, f"Trạm Y tế xã {k} thuộc TTYT số {c}", centre, "Trạm Y tế"])
+                leaves.append(code)
+                made += 1
+            c += 1
+    roster_csv = folder / "danh-sach.csv"
+    titles, weights = zip(*TITLES, strict=True)
+    with roster_csv.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Mã NV", "Họ và tên", "Đơn vị", "Chức danh", "Số điện thoại"])
+        for i in range(staff):
+            female = rng.random() < 0.62
+            name = (
+                f"{rng.choice(SURNAMES)} {rng.choice(MIDDLE_F if female else MIDDLE_M)} "
+                f"{rng.choice(GIVEN_F if female else GIVEN_M)}"
+            )
+            w.writerow(
+                [
+                    f"NV{i:06d}",
+                    name,
+                    rng.choice(leaves),
+                    rng.choices(titles, weights)[0],
+                    f"09{rng.randrange(10**8):08d}",
+                ]
+            )
+    return units_csv, roster_csv, leaves
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run(
+    url: str, label: str, args: argparse.Namespace, files: tuple[Path, Path, list[str]]
+) -> None:
+    rng = random.Random(7)
+    units_csv, roster_csv, leaves = files
+    db = Database(url)
+    tracking = TrackingService(db)
+    stats = StatsService(tracking)
+    t0 = time.perf_counter()
+    import_units(tracking, units_csv)
+    t_units = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = import_staff(tracking, roster_csv)
+    t_staff = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = import_staff(tracking, roster_csv)
+    t_again = time.perf_counter() - t0
+    assert not report.errors and again.unchanged == args.staff
+    with db.session() as session:
+        staff_ids = list(session.scalars(select(Staff.id)))
+        courses = list(session.scalars(select(Course.id)))
+        now = utcnow()
+        rows, seen = [], set()
+        while len(rows) < args.completions:
+            pair = (rng.choice(staff_ids), rng.choice(courses))
+            if pair in seen:
+                continue
+            seen.add(pair)
+            rows.append(
+                {
+                    "staff_id": pair[0],
+                    "course_id": pair[1],
+                    "completed_on": date(2025, 6, 1) + timedelta(days=rng.randrange(500)),
+                    "vneid_confirmed": rng.random() < 0.8,
+                    "status": VERIFIED if rng.random() < 0.6 else REPORTED,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        for i in range(0, len(rows), 10000):
+            session.execute(insert(Completion), rows[i : i + 10000])
+    as_of = date(2026, 6, 1)
+    province, one_unit = [], []
+    stats.summary(None, as_of=as_of)  # warm caches
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        stats.summary(None, as_of=as_of)
+        stats.breakdown(None, as_of=as_of)
+        province.append((time.perf_counter() - t0) * 1000)
+    for _ in range(args.repeat * 3):
+        unit = rng.choice(leaves)
+        t0 = time.perf_counter()
+        stats.summary(None, unit, as_of=as_of)
+        one_unit.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    data = build_xlsx(stats, None, as_of=as_of)
+    t_xlsx = time.perf_counter() - t0
+    print(f"[{label}] {args.staff} staff, {args.units} units, {args.completions} completions")
+    print(
+        f"  units import {t_units:.2f} s; roster import {t_staff:.1f} s "
+        f"({args.staff / t_staff:,.0f} rows/s); unchanged re-import {t_again:.1f} s"
+    )
+    print(
+        f"  province stats (summary + per-unit) p50 {statistics.median(province):.0f} ms, "
+        f"p95 {pct(province, 0.95):.0f} ms"
+    )
+    print(
+        f"  one-unit stats p50 {statistics.median(one_unit):.0f} ms, p95 {pct(one_unit, 0.95):.0f} ms"
+    )
+    print(f"  XLSX report {t_xlsx:.1f} s ({len(data) / 1e6:.1f} MB)")
+    db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--staff", type=int, default=100_000)
+    parser.add_argument("--units", type=int, default=500)
+    parser.add_argument("--completions", type=int, default=150_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--pg", help="PostgreSQL URL of a server to create a scratch database on")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        files = write_files(folder, args.staff, args.units, random.Random(2026))
+        run(f"sqlite:///{folder / 'bench.db'}", "SQLite", args, files)
+        if args.pg:
+            import psycopg
+            from sqlalchemy.engine import make_url
+
+            url = make_url(args.pg)
+            name = f"hocvuso_bench_{uuid.uuid4().hex[:8]}"
+            conn_args = dict(
+                host=url.host, port=url.port or 5432, user=url.username, dbname=url.database
+            )
+            with psycopg.connect(**conn_args, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            try:
+                run(url.set(database=name).render_as_string(False), "PostgreSQL", args, files)
+            finally:
+                with psycopg.connect(**conn_args, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
