@@ -53,7 +53,7 @@ def diacritic_ratio(text: str) -> float:
 
 
 # Product names OCR misreads ("VNelD": l for I); folded spellings only.
-_OCR_WORDS = {"vneld": "vneid", "vnel": "vnei", "vnid": "vneid"}
+_OCR_WORDS = {"vneld": "vneid", "vnel": "vnei", "vnid": "vneid", "moocs": "mooc"}
 
 
 def _repair_ocr_token(token: str) -> list[str]:

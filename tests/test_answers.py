@@ -125,3 +125,17 @@ def test_generative_mode_still_abstains_without_evidence(make_services: Any) -> 
     services = make_services(ANSWER_MODE="generative")
     services.kb.set_generative_model(_fake(["Giá xăng là 25.000 đồng [1]."]))
     assert services.kb.ask("Giá xăng hôm nay bao nhiêu?").abstained
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hạn chót hoàn thành khóa học MOOC là ngày nào?",
+        "han chot hoan thanh khoa hoc mooc la ngay nao",
+    ],
+)
+def test_mooc_deadline_comes_from_the_plan(services: Services, question: str) -> None:
+    answer = services.kb.ask(question)
+    assert not answer.abstained
+    assert "30/6/2026" in answer.text.split("\n\n")[0]
+    assert answer.sources[0].title.startswith("Kế hoạch") or "2948" in answer.sources[0].title
