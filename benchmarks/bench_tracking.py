@@ -26,6 +26,7 @@ from sqlalchemy import insert, select
 from bot.db import Database, utcnow
 from bot.tracking.demo import GIVEN_F, GIVEN_M, MIDDLE_F, MIDDLE_M, SURNAMES, TITLES
 from bot.tracking.models import REPORTED, VERIFIED, Completion, Course, Staff
+from bot.tracking.progress import refresh as refresh_progress
 from bot.tracking.reports import build_xlsx
 from bot.tracking.roster import import_staff, import_units
 from bot.tracking.service import TrackingService
@@ -121,6 +122,7 @@ def run(
             )
         for i in range(0, len(rows), 10000):
             session.execute(insert(Completion), rows[i : i + 10000])
+        refresh_progress(session)
     as_of = date(2026, 6, 1)
     province, one_unit = [], []
     stats.summary(None, as_of=as_of)  # warm caches

@@ -17,6 +17,7 @@ from bot.db import utcnow
 from bot.text import normalize_name
 from bot.tracking.models import REPORTED, VERIFIED, Completion, Course, Staff, Unit, UnitManager
 from bot.tracking.normalize import job_group
+from bot.tracking.progress import refresh as refresh_progress
 from bot.tracking.service import TrackingService, audit
 
 SURNAMES = [
@@ -285,6 +286,7 @@ def generate(
             )
         for start in range(0, len(done_rows), 5000):
             session.execute(insert(Completion), done_rows[start : start + 5000])
+        refresh_progress(session)
         # One manager per hospital and health centre: the first person there.
         for code, (uid, _path) in ids.items():
             if code.count("-") == 0 and code != root.code:

@@ -70,7 +70,10 @@ class Unit(Base):
 
 class Staff(Base):
     __tablename__ = "staff"
-    __table_args__ = (Index("ix_staff_unit_active", "unit_id", "active"),)
+    __table_args__ = (
+        Index("ix_staff_unit_active", "unit_id", "active"),
+        Index("ix_staff_unit_active_done", "unit_id", "active", "done_on"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -80,6 +83,12 @@ class Staff(Base):
     job_group: Mapped[str] = mapped_column(String(30), default="other", index=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Derived from completions (see bot.tracking.progress): the first date the
+    # person counted as done / VNeID-confirmed / verified. Statistics "as of a
+    # date" then scan one table instead of aggregating every completion.
+    done_on: Mapped[date | None] = mapped_column(Date)
+    vneid_on: Mapped[date | None] = mapped_column(Date)
+    verified_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -19,7 +19,7 @@ from bot.core.messages import Reply
 from bot.core.notifications import Notification
 from bot.db import utcnow
 from bot.settings import Settings
-from bot.tracking.models import REJECTED, Completion, Identity, Outbox, Staff, UnitManager
+from bot.tracking.models import Identity, Outbox, Staff, UnitManager
 from bot.tracking.normalize import vi_date
 from bot.tracking.service import TrackingService
 from bot.tracking.stats import StatsService
@@ -61,11 +61,10 @@ class TrackingNotifications:
         deadline = target.deadline if target else None
         period = period_key(today, deadline)
         with self.tracking.db.session() as session:
-            done = select(Completion.staff_id).where(Completion.status != REJECTED)
             staff = session.execute(
                 select(Staff.id, Staff.full_name)
                 .join(Identity, Identity.staff_id == Staff.id)
-                .where(Staff.active.is_(True), Staff.id.not_in(done))
+                .where(Staff.active.is_(True), Staff.done_on.is_(None))
                 .distinct()
             ).all()
         for staff_id, name in staff:

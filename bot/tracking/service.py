@@ -38,6 +38,7 @@ from bot.tracking.models import (
     UnitManager,
 )
 from bot.tracking.normalize import normalize_phone, vi_date
+from bot.tracking.progress import refresh as refresh_progress
 
 log = logging.getLogger(__name__)
 
@@ -470,6 +471,7 @@ class TrackingService:
             row.verified_at = None
             row.reported_by = actor_label(actor)
             session.flush()
+            refresh_progress(session, [staff_id])
             audit(
                 session,
                 actor,
@@ -536,6 +538,8 @@ class TrackingService:
             row.reject_reason = None
             row.verified_by = actor_label(actor)
             row.verified_at = utcnow()
+            session.flush()
+            refresh_progress(session, [row.staff_id])
             audit(session, actor, "verify", "completion", row.id, staff=row.staff.code)
             session.add(
                 Outbox(

@@ -18,13 +18,14 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Integer, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.core.actor import Actor
 from bot.errors import PermissionDenied, UserError
-from bot.tracking.models import JOB_GROUPS, REJECTED, VERIFIED, Completion, Staff, Unit
+from bot.tracking.models import JOB_GROUPS, Staff, Unit
 from bot.tracking.normalize import vi_date
 from bot.tracking.service import TrackingService
 
@@ -142,19 +143,6 @@ class Scope:
     all_units: list[Unit] = field(default_factory=list)
 
 
-def _done_subquery(as_of: date):
-    return (
-        select(
-            Completion.staff_id.label("staff_id"),
-            func.max(case((Completion.vneid_confirmed.is_(True), 1), else_=0)).label("vneid"),
-            func.max(case((Completion.status == VERIFIED, 1), else_=0)).label("verified"),
-        )
-        .where(Completion.status != REJECTED, Completion.completed_on <= as_of)
-        .group_by(Completion.staff_id)
-        .subquery()
-    )
-
-
 def _path_filter(paths: list[str]):
     return or_(*(Unit.path.like(f"{p}%") for p in paths))
 
@@ -162,19 +150,21 @@ def _path_filter(paths: list[str]):
 def counts_by_unit_job(
     session: Session, paths: list[str], as_of: date, job: str | None = None
 ) -> dict[tuple[int, str], Counts]:
-    """Counts per (unit id, job group) for staff under ``paths``."""
-    done = _done_subquery(as_of)
+    """Counts per (unit id, job group) for active staff under ``paths``."""
+
+    def counted(column: Any) -> Any:
+        return func.coalesce(func.sum(case((column <= as_of, 1), else_=0)), 0).cast(Integer)
+
     query = (
         select(
             Staff.unit_id,
             Staff.job_group,
             func.count(Staff.id),
-            func.count(done.c.staff_id),
-            func.coalesce(func.sum(done.c.vneid), 0).cast(Integer),
-            func.coalesce(func.sum(done.c.verified), 0).cast(Integer),
+            counted(Staff.done_on),
+            counted(Staff.vneid_on),
+            counted(Staff.verified_on),
         )
         .join(Unit, Unit.id == Staff.unit_id)
-        .outerjoin(done, done.c.staff_id == Staff.id)
         .where(Staff.active.is_(True), _path_filter(paths))
         .group_by(Staff.unit_id, Staff.job_group)
     )
@@ -298,15 +288,13 @@ class StatsService:
         """Active staff with no completion counted yet, by unit then name."""
         as_of = as_of or date.today()
         scope = self.scope(actor, unit_ref)
-        done = _done_subquery(as_of)
         with self.tracking.db.session() as session:
             query = (
                 select(Staff, Unit)
                 .join(Unit, Unit.id == Staff.unit_id)
-                .outerjoin(done, done.c.staff_id == Staff.id)
                 .where(
                     Staff.active.is_(True),
-                    done.c.staff_id.is_(None),
+                    or_(Staff.done_on.is_(None), Staff.done_on > as_of),
                     _path_filter([u.path for u in scope.units]),
                 )
             )
