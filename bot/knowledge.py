@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.answering.extractive import compose, rank_sentences, select_quotes
+from bot.answering.extractive import (
+    Quote,
+    compose,
+    content_of,
+    rank_sentences,
+    select_quotes,
+)
 from bot.answering.generative import GenerativeAnswerer, make_chat_model
 from bot.answering.policy import (
     CLINICAL_REFUSAL,
@@ -127,7 +133,12 @@ class KnowledgeBase:
                 ).all()
             chunks = [
                 IndexedChunk(
-                    id=r[0], doc_id=r[1], section=r[2], text=r[3], ocr_like=docs[r[1]].ocr_like
+                    id=r[0],
+                    doc_id=r[1],
+                    section=r[2],
+                    text=r[3],
+                    ocr_like=docs[r[1]].ocr_like,
+                    context=docs[r[1]].title if docs[r[1]].kind == "guide" else "",
                 )
                 for r in rows
             ]
@@ -297,6 +308,47 @@ class KnowledgeBase:
         got = sum(lexical.idf(t) for t in uni if t in present)
         return total > 0 and got / total >= share
 
+    def _unconfirmed_wins(self, question: str, ranked: list[Quote], retrieval: Retrieval) -> bool:
+        """True when a sentence saying "X is not confirmed" is about what is asked.
+
+        A guide may say the effective date of a circular is unconfirmed right
+        next to a confirmed fact about the same circular ("tối đa 90 ngày").
+        The unconfirmed sentence decides the answer unless a confirmed sentence
+        dominates it: matches every question word it matches and more. A
+        confirmed fact is read with its heading ("tối đa 90 ngày" under "Thông
+        tư 26/2025 thay đổi gì?"); what is unconfirmed is only the sentence's
+        own subject ("Ngày có hiệu lực của Thông tư 26/2025"). When each lacks
+        something the other has, the assistant does not guess which was asked.
+        """
+        lexical = self._load_index().lexical
+        uni, bi = query_terms(question)
+        wanted = set(uni) | set(bi)
+
+        def matched(quote: Quote) -> set[str]:
+            present = set(terms(content_of(quote.text)))
+            if not is_unconfirmed(quote.text):
+                present |= set(terms(retrieval.hits[quote.hit_rank].chunk.section))
+            return wanted & present
+
+        def weight(found: set[str]) -> float:
+            return sum(lexical.idf(t) for t in found)
+
+        unconfirmed = [
+            matched(q)
+            for q in ranked
+            if is_unconfirmed(q.text)
+            and self._covers(question, unconfirmed_subject(q.text), retrieval.hits[q.hit_rank])
+        ]
+        confirmed = [matched(q) for q in ranked if not is_unconfirmed(q.text)]
+        for found in unconfirmed:
+            dominated = any(
+                weight(found - other) <= 0.05 * weight(found) and weight(other - found) > 0
+                for other in confirmed
+            )
+            if not dominated:
+                return True
+        return False
+
     def ask(self, question: str) -> Answer:
         """Answer from the documents, or abstain when the evidence is too thin."""
         started = time.perf_counter()
@@ -327,15 +379,25 @@ class KnowledgeBase:
             text = generator.answer(question, retrieval.hits, labels)
             if text is not None:
                 return done(text, False, sources, None, mode="generative")
-        ranked = rank_sentences(retrieval.hits, retrieval.query_terms, index.lexical)
+        naming = {
+            h.chunk.doc_id: index.naming_terms & index.doc_terms.get(h.chunk.doc_id, set())
+            for h in retrieval.hits
+        }
+        # The question names a unit whose plan was found: other units' plans
+        # are not quoted ("ở TTYT Ngọc Lặc" is not answered from Bắc Ninh's plan).
+        skip: frozenset[str] = frozenset()
+        if retrieval.named_plans & {h.chunk.doc_id for h in retrieval.hits[:3]}:
+            skip = frozenset(
+                h.chunk.doc_id
+                for h in retrieval.hits
+                if index.doc_kinds.get(h.chunk.doc_id) == "plan"
+                and h.chunk.doc_id not in retrieval.named_plans
+            )
+        ranked = rank_sentences(retrieval.hits, retrieval.query_terms, index.lexical, naming, skip)
         quotes = select_quotes(ranked)
         if not quotes:
             return done(NOT_COVERED, True, sources, "no sentence")
-        if any(
-            is_unconfirmed(q.text)
-            and self._covers(question, unconfirmed_subject(q.text), retrieval.hits[q.hit_rank])
-            for q in ranked[:4]
-        ):
+        if self._unconfirmed_wins(question, ranked[:6], retrieval):
             # The guide itself says the detail is not confirmed: say so and
             # point to the unit's office instead of presenting it as an answer.
             text = compose(quotes, retrieval.hits, labels, set())

@@ -19,7 +19,10 @@ _SPACE_RE = re.compile(r"\s+")
 _OCR_TRAILING_DIGIT = re.compile(r"^([a-z]{1,3})[60]$")
 _OCR_LEADING_ONE = re.compile(r"^1([a-z]{1,3})$")
 _LETTER_DIGIT_SPLIT = re.compile(r"[a-z]+|[0-9]+")
-_OCR_CHAR_MAP = str.maketrans({"¢": "c", "€": "e", "©": "c", "ﬁ": "fi", "ﬂ": "fl"})
+_OCR_CHAR_MAP = str.maketrans(
+    # "90%" is read "90 phần trăm": questions ask "bao nhiêu phần trăm".
+    {"¢": "c", "€": "e", "©": "c", "ﬁ": "fi", "ﬂ": "fl", "%": " phan tram "}
+)
 
 
 def fold(text: str) -> str:

@@ -22,6 +22,10 @@ _SUB = re.compile(r"^(\d{1,2}\.\d{1,2}(?:\.\d{1,2})?)\.?\s+(\S.*)$")
 _NUM = re.compile(r"^(\d{1,2})\.\s+(\S.*)$")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*)$")
 _LETTER = re.compile(r"^([a-zđ])\)\s+(\S.*)$")
+# Decisions and regulations: "Chương II. ...", "Phần I", "Điều 3. ..." (matched folded).
+_CHAPTER = re.compile(r"^(chuong|phan)\s+([ivxlc]+|\d{1,2})(\s*[.:\-–]|\s*$|\s+\S)")
+_BARE_CHAPTER = re.compile(r"^(chuong|phan)\s+([ivxlc]+|\d{1,2})\s*$")
+_ARTICLE = re.compile(r"^dieu\s+\d{1,3}\s*([.:]|$)")
 _ITEM = re.compile(r"^([-+•*–]|\d{1,2}[.)]|[a-zđ]\))\s")
 _SENT_END = re.compile(r"[.;:!?…”\"]$")
 
@@ -42,7 +46,8 @@ def _is_upper(text: str) -> bool:
 
 
 def heading_level(line: str, markdown: bool = False) -> tuple[int, str] | None:
-    """Heading level (1 roman, 2 number, 3 sub-number, 4 letter) and its label.
+    """Heading level and its label: 1 roman numeral or chapter, 2 article
+    ("Điều 3."), 3 number, 4 sub-number, 5 letter. Only the order matters.
 
     In Markdown only ``#`` lines are headings; numbered lines are steps.
     """
@@ -54,12 +59,17 @@ def heading_level(line: str, markdown: bool = False) -> tuple[int, str] | None:
     m = _ROMAN.match(line)
     if m and _is_upper(m.group(2)[:20]):
         return 1, line
-    if _SUB.match(line):
-        return 3, line
-    if _NUM.match(line):
+    folded = fold(line[:40]).lower()
+    if len(line) < 150 and _CHAPTER.match(folded):
+        return 1, line
+    if _ARTICLE.match(folded):
         return 2, line
-    if _LETTER.match(line):
+    if _SUB.match(line):
         return 4, line
+    if _NUM.match(line):
+        return 3, line
+    if _LETTER.match(line):
+        return 5, line
     return None
 
 
@@ -77,6 +87,9 @@ def reflow(text: str, markdown: bool = False) -> list[str]:
             paragraphs.append(line)
             continue
         prev = paragraphs[-1]
+        if _BARE_CHAPTER.match(fold(prev).lower()) and _is_upper(line) and len(line) < 90:
+            paragraphs[-1] = f"{prev}. {line}"  # "Chương I" + "QUY ĐỊNH CHUNG"
+            continue
         starts_new = bool(
             _ITEM.match(line)
             or heading_level(line, markdown)
@@ -186,7 +199,14 @@ def chunk_document(text: str, markdown: bool = False) -> list[ChunkDraft]:
             same_top = pending[0][:1] == block_path[:1]
             size = sum(len(x) for x in pending[1])
             if same_top and size < MIN_CHARS and size + sum(len(x) for x in lines) <= MAX_CHARS:
-                pending = (pending[0], pending[1] + lines)
+                # A merged chunk is cited by the sections both parts share.
+                shared = 0
+                while (
+                    shared < min(len(pending[0]), len(block_path))
+                    and pending[0][shared] == block_path[shared]
+                ):
+                    shared += 1
+                pending = (pending[0][:shared], pending[1] + lines)
                 continue
             emit(*pending)
         pending = (block_path, lines)

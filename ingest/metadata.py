@@ -47,6 +47,27 @@ def _title_case_heading(line: str) -> str:
     return line.strip()
 
 
+def _heading_title(lines: list[str]) -> str:
+    """The first heading-like line of an informal document (a regulation, a memo).
+
+    Uploaded files are often not plans ("QUY ĐỊNH TRỰC ĐÊM ..."), and a title
+    read from the text names them far better than the file name does.
+    Letterhead and motto lines are skipped.
+    """
+    for line in lines:
+        text = re.sub(r"^#{1,6}\s+", "", line).strip()
+        folded = fold(text)
+        if not text or _ISSUER_HINT.match(folded) or folded.startswith(("cong hoa", "doc lap")):
+            continue
+        if _NUMBER.search(folded) or _DATE.search(folded):
+            continue
+        heading = line.startswith("#") or (text.upper() == text and any(c.isalpha() for c in text))
+        if heading and 4 <= len(text) <= 150:
+            return _title_case_heading(text)
+        break
+    return ""
+
+
 def parse_header(text: str, path: Path) -> DocMeta:
     """Extract number, issuer, date and title from the first lines."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()][:40]
@@ -98,7 +119,7 @@ def parse_header(text: str, path: Path) -> DocMeta:
             meta.title = re.sub(r"\s+", " ", " ".join(parts)).strip(" -")
             break
     if not meta.title:
-        meta.title = path.stem.replace("-", " ").replace("_", " ")
+        meta.title = _heading_title(lines[:6]) or path.stem.replace("-", " ").replace("_", " ")
 
     stem_words = re.sub(r"[-_]+", " ", path.stem)
     meta.profile = " ".join(

@@ -139,3 +139,52 @@ def test_mooc_deadline_comes_from_the_plan(services: Services, question: str) ->
     assert not answer.abstained
     assert "30/6/2026" in answer.text.split("\n\n")[0]
     assert answer.sources[0].title.startswith("Kế hoạch") or "2948" in answer.sources[0].title
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "uống paracetamol bao nhiêu mg một lần",
+        "Điều trị tăng huyết áp bằng thuốc gì?",
+        "tiem insulin may lan mot ngay",
+    ],
+)
+def test_dosing_and_treatment_are_refused_however_phrased(
+    services: Services, question: str
+) -> None:
+    answer = services.kb.ask(question)
+    assert answer.abstained and "không tư vấn chuyên môn lâm sàng" in answer.text
+
+
+def test_prescribing_rules_are_not_mistaken_for_clinical_advice(services: Services) -> None:
+    answer = services.kb.ask("Liều dùng trên đơn thuốc điện tử phải ghi thế nào theo Thông tư 26?")
+    assert "lâm sàng" not in answer.text
+
+
+def test_a_plan_named_by_its_number_is_quoted_from_its_body(services: Services) -> None:
+    answer = services.kb.ask("Kế hoạch 19/KH-TTYT tuyên truyền về nội dung gì?")
+    assert not answer.abstained
+    quoted = answer.text.split("\n", 2)[1]
+    assert "cai cach hanh chinh" in fold(quoted)  # the subject, not the letterhead line
+    assert "KE HOACH" not in answer.text
+
+
+def test_percentages_are_found_when_asked_in_words(services: Services) -> None:
+    answer = services.kb.ask(
+        "Ke hoach cua TTYT Ngoc Lac dat chi tieu bao nhieu phan tram cho nam 2025?"
+    )
+    assert not answer.abstained
+    assert any("90%" in s.text for s in answer.sources)
+
+
+def test_ocr_passage_is_not_sunk_by_missing_dense_score(services: Services) -> None:
+    # The answering passage is OCR text e5 cannot read; it must still be used.
+    answer = services.kb.ask("Cán bộ y tế hỗ trợ những đối tượng nào cài đặt ứng dụng y tế số?")
+    assert not answer.abstained
+
+
+def test_a_named_unit_is_answered_from_its_own_plan(services: Services) -> None:
+    answer = services.kb.ask("ai la truong ban chi dao phong trao o ttyt ngoc lac")
+    if not answer.abstained:
+        assert answer.text.startswith("Theo Kế hoạch 789/KH-TTYT")
+        assert "2948" not in answer.text

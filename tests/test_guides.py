@@ -6,6 +6,7 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -122,3 +123,54 @@ def test_plans_and_guides_answer_together(services: Services) -> None:
     )
     kinds = {s.kind for s in answer.sources}
     assert kinds == {"plan", "guide"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Đơn thuốc theo Thông tư 26 được kê tối đa bao nhiêu ngày?",
+        "Don thuoc theo Thong tu 26 duoc ke toi da bao nhieu ngay?",
+    ],
+)
+def test_confirmed_fact_beside_an_unconfirmed_one_is_answered(
+    services: Services, question: str
+) -> None:
+    # The guide says TT 26's effective date is unconfirmed, in the next
+    # section; the 90-day limit itself is confirmed and must be given.
+    answer = services.kb.ask(question)
+    assert not answer.abstained
+    assert "90 ngày" in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Thông tư 26/2025/TT-BYT có hiệu lực từ ngày nào?",
+        "Hai cach ky con lai cua nguoi benh theo Thong tu 13/2025 la gi?",
+    ],
+)
+def test_unconfirmed_detail_wins_over_nearby_facts(services: Services, question: str) -> None:
+    answer = services.kb.ask(question)
+    assert answer.abstained
+    assert "chưa có thông tin được xác nhận" in answer.text
+
+
+def test_a_ministry_plan_is_not_answered_with_a_provincial_one(services: Services) -> None:
+    for question in (
+        "Bộ Y tế ban hành kế hoạch Bình dân học vụ số số mấy?",
+        "bo y te ban hanh ke hoach binh dan hoc vu so so may",
+    ):
+        assert services.kb.ask(question).abstained, question
+    # The ministry is found in document numbers ("TT-BYT") and in the text.
+    answer = services.kb.ask("Bộ Y tế quy định kê đơn thuốc điện tử theo thông tư nào?")
+    assert not answer.abstained and "Thông tư" in answer.text
+    answer = services.kb.ask("Bộ Công an xây dựng nền tảng nào?")
+    assert not answer.abstained and "Bộ Công an xây dựng và vận hành" in answer.text
+    assert answer.sources[0].doc_id == "nen-tang-binh-dan-hoc-vu-so"
+
+
+def test_guide_steps_name_a_command_that_exists(engine: Any) -> None:
+    registry = engine.registry
+    for path in GUIDE_FILES:
+        for command in re.findall(r"lệnh /([a-z]+)", path.read_text(encoding="utf-8")):
+            assert registry.match(f"/{command}") is not None, (path.name, command)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from bot.text import diacritic_ratio, fold, split_sentences, terms, tokens
-from ingest.chunker import SIGNATURE_SECTION, chunk_document, reflow
+from ingest.chunker import SIGNATURE_SECTION, chunk_document, heading_level, reflow
 from ingest.metadata import parse_header
 
 PLANS = Path(__file__).resolve().parents[1] / "knowledge" / "plans"
@@ -103,3 +103,49 @@ def test_header_metadata_from_clean_and_ocr_plans() -> None:
     meta = parse_header(bac_ninh.read_text(), bac_ninh)
     assert meta.number == "2948/KH-SYT"
     assert meta.issued_date == "2026-06-05"
+
+
+REGULATION = """QUY ĐỊNH TRỰC ĐÊM KHOA HỒI SỨC TÍCH CỰC
+
+Chương I
+QUY ĐỊNH CHUNG
+
+Điều 1. Số đêm trực
+Mỗi điều dưỡng khoa Hồi sức tích cực trực tối đa 6 đêm mỗi tháng.
+Sau mỗi đêm trực, điều dưỡng được nghỉ bù một ngày theo lịch của khoa,
+do điều dưỡng trưởng khoa sắp xếp.
+1. Trực chính: điều dưỡng có trên 2 năm kinh nghiệm và đã qua đào tạo hồi sức cấp cứu cơ bản của bệnh viện.
+2. Trực phụ: điều dưỡng mới, có người trực chính kèm cặp trong toàn bộ ca trực đêm theo phân công.
+
+Điều 2. Bàn giao ca
+Bàn giao ca trực đêm lúc 7 giờ sáng tại phòng hành chính khoa, có ký sổ bàn giao
+và ghi đầy đủ tình trạng người bệnh nặng.
+"""
+
+
+def test_regulations_are_cut_at_chapters_and_articles() -> None:
+    assert heading_level("Chương II. QUY ĐỊNH CHUNG") == (1, "Chương II. QUY ĐỊNH CHUNG")
+    assert heading_level("Điều 3. Trách nhiệm") == (2, "Điều 3. Trách nhiệm")
+    for prose in ("Chương trình đào tạo kỹ năng số", "Phần mềm quản lý bệnh viện", "Điều dưỡng trực"):
+        assert heading_level(prose) is None
+    chunks = chunk_document(REGULATION)
+    handover = next(c for c in chunks if "7 giờ sáng" in c.text)
+    # "Điều 2" is never cited as a clause of "Điều 1".
+    assert "Điều 1" not in handover.section
+    assert handover.section.startswith("Chương I")
+
+
+def test_informal_document_title_comes_from_its_heading() -> None:
+    meta = parse_header(REGULATION, Path("truc-dem.txt"))
+    assert meta.title == "Quy định trực đêm khoa hồi sức tích cực"
+    assert parse_header("# Hướng dẫn dùng máy in\n\nNội dung.", Path("x.md")).title == (
+        "Hướng dẫn dùng máy in"
+    )
+    assert parse_header("Ghi chú họp giao ban sáng nay về lịch trực.", Path("ghi_chu.txt")).title == (
+        "ghi chu"
+    )
+
+
+def test_percent_sign_reads_as_phan_tram() -> None:
+    assert "phan_tram" in terms("năm 2025 đạt 90%")
+    assert "phan_tram" in terms("bao nhiêu phần trăm")

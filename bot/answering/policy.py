@@ -24,8 +24,19 @@ _CLINICAL = [
         r"\bcach chua\b",
         r"\b(thuoc|khang sinh) (gi|nao) (de|cho|tri|chua)\b",
         r"\bnen (uong|dung) thuoc\b",
+        r"\bbao nhieu (mg|mcg|ml|vien|gam|ong)\b",
+        r"\b(uong|tiem|truyen|ngam|boi|nho)\b.{0,40}\b(mg|mcg|ml|vien|lan (mot|moi|1) ngay|lan/ngay)\b",
+        r"\b(dieu tri|chua|tri)\b.{0,50}\bthuoc\b",
+        r"\bthuoc (gi|nao)\b",
+        r"\b(chan doan|xu tri|so cuu|cap cuu) (benh|nguoi benh|benh nhan|ca)\b",
     )
 ]
+# Questions about the rules for prescribing (e-prescriptions, circulars) are in
+# scope even though they speak of drugs.
+_REGULATORY = re.compile(
+    r"\b(don thuoc dien tu|ke don (thuoc )?dien tu|thong tu|nghi dinh|quyet dinh|quy dinh|"
+    r"he thong|lien thong|phan mem)\b"
+)
 
 CLINICAL_REFUSAL = (
     "Tôi không tư vấn chuyên môn lâm sàng (chẩn đoán, điều trị, liều thuốc). "
@@ -43,6 +54,8 @@ NOT_COVERED = (
 def is_clinical(question: str) -> bool:
     """True when the question asks for treatment or dosing advice."""
     folded = fold(question)
+    if _REGULATORY.search(folded):
+        return False
     return any(p.search(folded) for p in _CLINICAL)
 
 

@@ -19,6 +19,7 @@ from itertools import pairwise
 import numpy as np
 
 from bot.retrieval.embeddings import Embedder
+from bot.retrieval.entities import Ministry, mentions, ministries_named, unit_names
 from bot.retrieval.lexical import LexicalIndex
 from bot.retrieval.vectors import VectorStore
 from bot.text import fold, has_diacritics, terms, tokens
@@ -98,8 +99,13 @@ EXPANSIONS: tuple[tuple[re.Pattern[str], str, float], ...] = (
         3.0,
     ),
     (re.compile(r"\bhan (chot|cuoi)\b"), "thời hạn trước ngày", 0.5),
+    # Targets are written "phấn đấu tỷ lệ ... đạt 90%", asked as "chỉ tiêu".
+    (re.compile(r"\bchi tieu\b|\bbao nhieu phan tram\b"), "tỷ lệ đạt phấn đấu", 0.5),
 )
 COLLOQUIAL = frozenset({"chot"})
+# Evidence left when a passage does not speak of the ministry or the unit a
+# question names.
+NAMED_MISSING_FACTOR = 0.6
 
 
 @dataclass
@@ -109,6 +115,17 @@ class IndexedChunk:
     section: str
     text: str
     ocr_like: bool
+    # Words that frame the passage without being in it: a guide's title
+    # ("Nền tảng Bình dân học vụ số") for a section that says only "nền tảng".
+    context: str = ""
+
+    @property
+    def indexed_text(self) -> str:
+        return (
+            f"{self.context}\n{self.section}\n{self.text}"
+            if self.context
+            else (f"{self.section}\n{self.text}")
+        )
 
 
 @dataclass
@@ -127,6 +144,8 @@ class Retrieval:
     coverage: float
     top_dense: float
     query_terms: dict[str, float] = field(default_factory=dict)
+    # Plans of the units the question names ("TTYT Ngọc Lặc"), if any.
+    named_plans: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -191,9 +210,11 @@ class CorpusIndex:
         self.doc_kinds = doc_kinds or {}
         self.position = {c.id: i for i, c in enumerate(chunks)}
         self.lexical = LexicalIndex(
-            [f"{c.section}\n{c.text}" for c in chunks], ocr_rows=[c.ocr_like for c in chunks]
+            [c.indexed_text for c in chunks], ocr_rows=[c.ocr_like for c in chunks]
         )
         self.doc_terms = {d: set(terms(p)) for d, p in doc_profiles.items()}
+        self.doc_profiles = {d: fold(p) for d, p in doc_profiles.items()}
+        self.folded_text = [fold(c.indexed_text) for c in chunks]
         self.doc_ids = np.asarray([c.doc_id for c in chunks])
         counts: dict[str, int] = {}
         for ts in self.doc_terms.values():
@@ -259,19 +280,43 @@ class HybridRetriever:
         span = max(top_dense - lo, 1e-6)
         w_dense = p.dense_weight_marked if has_diacritics(question) else p.dense_weight_plain
 
+        # e5 reads OCR text badly and rarely ranks it among its candidates. An
+        # OCR passage's dense value is therefore mostly a neutral one (the
+        # median of the candidates) and only partly its own: dense may reorder
+        # OCR passages a little but not sink them below clean text they beat
+        # lexically.
+        neutral = float(np.median([(v - lo) / span for v in dense.values()])) if dense else 0.0
         hits: list[Hit] = []
         for pos in candidates:
             chunk = idx.chunks[pos]
             d = (dense[pos] - lo) / span if pos in dense else 0.0
-            wd = w_dense * (p.ocr_dense_factor if chunk.ocr_like else 1.0)
-            score = float(lex_norm[pos]) + wd * d + p.doc_boost * doc_match.get(chunk.doc_id, 0.0)
+            if chunk.ocr_like:
+                d = p.ocr_dense_factor * d + (1.0 - p.ocr_dense_factor) * neutral
+            score = (
+                float(lex_norm[pos]) + w_dense * d + p.doc_boost * doc_match.get(chunk.doc_id, 0.0)
+            )
             hits.append(
                 Hit(chunk=chunk, score=score, lexical=float(lex[pos]), dense=dense.get(pos, 0.0))
             )
         hits.sort(key=lambda h: h.score, reverse=True)
         hits = self._diversify(hits, k)
-        coverage = self._coverage(uni, bi, variants, hits[:3], name_bigrams(question))
-        return Retrieval(hits=hits, coverage=coverage, top_dense=top_dense, query_terms=scoring)
+        named_plans = self._named_plans(question)
+        coverage = self._coverage(
+            uni,
+            bi,
+            variants,
+            hits[:3],
+            name_bigrams(question),
+            ministries_named(question),
+            named_plans,
+        )
+        return Retrieval(
+            hits=hits,
+            coverage=coverage,
+            top_dense=top_dense,
+            query_terms=scoring,
+            named_plans=set().union(*named_plans),
+        )
 
     def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
         """Keep the best passage of each document kind (plan, guide) in the top k.
@@ -301,6 +346,8 @@ class HybridRetriever:
         variants: dict[str, list[str]],
         hits: list[Hit],
         names: list[str],
+        ministries: list[Ministry],
+        named_plans: list[set[str]],
     ) -> float:
         """Share of the question's specific content found in one retrieved passage.
 
@@ -355,5 +402,29 @@ class HybridRetriever:
                 alts = variants.get(t, []) + sorted(fuzzy_uni.get(t, set()))
                 if has(t) or any(has(a) for a in alts):
                     got += w
-            best = max(best, got / total)
+            # A ministry the question names must be the one the passage (or its
+            # document's issuer or number, "TT-BYT") speaks of: a provincial
+            # plan does not answer a question about the Ministry of Health's.
+            folded = self.index.folded_text[pos]
+            profile = self.index.doc_profiles.get(hit.chunk.doc_id, "")
+            missing = sum(not (mentions(m, folded) or mentions(m, profile)) for m in ministries)
+            # A plan of another unit than the one the question names
+            # ("... ở TTYT Ngọc Lặc") does not answer it; guides may.
+            if self.index.doc_kinds.get(hit.chunk.doc_id) == "plan":
+                missing += sum(hit.chunk.doc_id not in plans for plans in named_plans)
+            best = max(best, got / total * NAMED_MISSING_FACTOR**missing)
         return best
+
+    def _named_plans(self, question: str) -> list[set[str]]:
+        """For each unit the question names, the plans whose metadata names it."""
+        out = []
+        for name in unit_names(question):
+            plans = {
+                doc_id
+                for doc_id, profile in self.index.doc_profiles.items()
+                if self.index.doc_kinds.get(doc_id) == "plan"
+                and re.search(rf"\b{re.escape(name)}\b", profile)
+            }
+            if plans:
+                out.append(plans)
+        return out

@@ -517,7 +517,7 @@ def register(registry: Registry, services: Services) -> None:
             "ghinhan",
             "Khai báo khóa học đã hoàn thành",
             _log,
-            aliases=("log",),
+            aliases=("log", "hoanthanh"),
             phrases=("ghi nhận hoàn thành", "khai báo hoàn thành", "ghi nhận khóa học"),
             roles=staff,
         ),
