@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bot.core.engine import Engine
 from bot.core.registry import Registry
@@ -48,3 +50,16 @@ def build_engine(services: Services) -> Engine:
             continue
         module.register(registry, services)
     return Engine(services, registry)
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[tuple[Services, Engine]]:
+    """What every messenger runner starts with: services, the shipped knowledge
+    indexed (incrementally), and the engine; the database is closed on exit."""
+    services = build_services(settings)
+    try:
+        log.info("checking the knowledge folder %s", settings.knowledge_dir)
+        services.kb.ensure_ingested()
+        yield services, build_engine(services)
+    finally:
+        services.db.dispose()

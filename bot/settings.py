@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     zalo_oa_app_secret: str | None = Field(default=None, alias="ZALO_OA_APP_SECRET")
     zalo_oa_access_token: str | None = Field(default=None, alias="ZALO_OA_ACCESS_TOKEN")
     zalo_oa_refresh_token: str | None = Field(default=None, alias="ZALO_OA_REFRESH_TOKEN")
+    zalo_oa_webhook_url: str | None = Field(default=None, alias="ZALO_OA_WEBHOOK_URL")
     zalo_oa_api_base_url: str = Field(
         default="https://openapi.zalo.me", alias="ZALO_OA_API_BASE_URL"
     )

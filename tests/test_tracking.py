@@ -430,3 +430,15 @@ def test_demo_data_builds_a_realistic_province(
 
     total = json.loads(capsys.readouterr().out)["total"]
     assert 1000 < total["active"] <= 1200 and 0 < total["done"] < total["active"]
+
+
+def test_choices_can_be_typed_instead_of_numbered(prov: Province) -> None:
+    """On Zalo and the console people often type the choice rather than its number."""
+    chat = _staff_chat(prov, "NV003", "mai")
+    chat.say("/ghinhan")
+    assert "Bước 2/5" in chat.text("bao ve du lieu ca nhan truc tuyen")
+    assert "Bước 3/5" in chat.text("hom nay")
+    assert "Bước 4/5" in chat.text("bo qua")  # "Bỏ qua"
+    assert "Bước 5/5" in chat.text("co")  # "Có"
+    saved = chat.text("bo qua")  # a unique prefix of "Bỏ qua và lưu"
+    assert "Đã ghi nhận" in saved and "Xác nhận VNeID: có" in saved

@@ -18,6 +18,7 @@ from bot.core.models import ConversationState
 from bot.core.registry import Context, Registry
 from bot.core.services import Services
 from bot.errors import PermissionDenied, UserError
+from bot.text import normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,29 @@ class Engine:
 
     @staticmethod
     def _resolve_numbered_choice(msg: Incoming, choices: list[dict[str, str]]) -> Incoming:
-        """Channels without buttons answer a numbered list with a number."""
+        """Channels without buttons answer a numbered list with a number; people
+        also type the choice itself ("bo qua" for "Bỏ qua và lưu", "co" for "Có")."""
+        if msg.payload is not None or not choices:
+            return msg
         text = msg.text.strip().rstrip(".)")
-        if msg.payload is None and choices and text.isdigit():
+        if text.isdigit():
             index = int(text) - 1
             if 0 <= index < len(choices):
                 return replace(msg, payload=choices[index]["payload"], text="")
+            return msg
+        typed = normalize_name(text)
+        if not typed or text.startswith("/"):
+            return msg
+        labels = [normalize_name(c["label"]) for c in choices]
+        exact = [c for c, label in zip(choices, labels, strict=True) if label == typed]
+        prefix = [
+            c
+            for c, label in zip(choices, labels, strict=True)
+            if len(typed) >= 4 and label.startswith(typed + " ")
+        ]
+        for found in (exact, prefix):
+            if len(found) == 1:
+                return replace(msg, payload=found[0]["payload"], text="")
         return msg
 
     def _dispatch(self, ctx: Context) -> list[Reply]:
