@@ -57,7 +57,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No server-side prepared statements: after five runs psycopg would switch
+    # the statistics query to a generic plan that cannot see the unit-path
+    # prefix and joins unit by unit (300 ms instead of 70 ms for 100,000
+    # staff). It also keeps the engine usable behind PgBouncer.
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
 
 
 def migrate(engine: Engine) -> None:
@@ -95,6 +99,20 @@ class Database:
             raise
         finally:
             session.close()
+
+    def analyze(self, *tables: str) -> None:
+        """Refresh PostgreSQL's planner statistics after a bulk change.
+
+        Right after a 100,000-row roster import the planner still believes the
+        tables are empty and picks nested loops until autovacuum catches up.
+        SQLite plans these queries well without statistics, so it is left alone.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        with self.engine.connect() as conn:
+            for table in tables:
+                conn.exec_driver_sql(f'ANALYZE "{table}"')
+            conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -186,8 +186,7 @@ def _stats_line(s: Stats) -> str:
 def cmd_stats(args: argparse.Namespace) -> int:
     _, stats, _ = _open(args)
     as_of = _day(args.date) or date.today()
-    total = stats.summary(None, args.unit, as_of=as_of, job=args.job)
-    rows = stats.breakdown(None, args.unit, by=args.by, as_of=as_of, job=args.job)
+    total, rows = stats.overview(None, args.unit, by=args.by, as_of=as_of, job=args.job)
     if args.json:
         _print_json({"total": total.to_dict(), "rows": [r.to_dict() for r in rows]})
         return 0
@@ -218,8 +217,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     out.write_bytes(build_xlsx(stats, None, args.unit, as_of=as_of))
     print(f"wrote {out}")
     if args.chart:
-        total = stats.summary(None, args.unit, as_of=as_of)
-        rows = stats.breakdown(None, args.unit, as_of=as_of)
+        total, rows = stats.overview(None, args.unit, as_of=as_of)
         Path(args.chart).write_bytes(build_chart(rows, f"{total.label} — đến {fmt(as_of)}"))
         print(f"wrote {args.chart}")
     return 0

@@ -346,8 +346,7 @@ def _stats_cmd(ctx: Context, args: str) -> list[Reply]:
     unit_ref, by = _parse_stats_args(args)
     stats = _stats(ctx)
     today = _today(ctx)
-    total = stats.summary(ctx.actor, unit_ref, as_of=today)
-    rows = stats.breakdown(ctx.actor, unit_ref, by=by, as_of=today)
+    total, rows = stats.overview(ctx.actor, unit_ref, by=by, as_of=today)
     lines = [
         f"📊 {total.label} — đến ngày {vi_date(today)}",
         f"Đã hoàn thành: {total.counts.done}/{total.counts.active} người ({total.pct_done:g}%)"

@@ -300,4 +300,5 @@ def generate(
                 if first is not None:
                     session.add(UnitManager(staff_id=first, unit_id=uid))
         audit(session, "demo", "generate", "demo", None, staff=staff, completions=len(done_rows))
+    tracking.db.analyze("units", "staff", "completions")
     return {"units": len(ids), "staff": staff, "completions": len(done_rows)}

@@ -73,8 +73,7 @@ def build_xlsx(
 
     as_of = as_of or date.today()
     scope = stats.scope(actor, unit_ref)
-    total = stats.summary(actor, unit_ref, as_of=as_of)
-    rows = stats.breakdown(actor, unit_ref, as_of=as_of)
+    total, rows = stats.overview(actor, unit_ref, as_of=as_of)
     jobs = stats.breakdown(actor, unit_ref, by="job", as_of=as_of)
     wb = Workbook(write_only=True)
     bold = Font(bold=True)

@@ -60,6 +60,10 @@ _KIND_KEYS |= {
 _MANAGER_WORDS = {"quan ly", "manager", "x", "co", "truong khoa", "truong phong", "giam doc"}
 
 
+# A roster change this large refreshes the database's planner statistics.
+BULK_ROWS = 1000
+
+
 @dataclass
 class RowError:
     row: int
@@ -290,4 +294,6 @@ def import_staff(
             deactivated=report.deactivated,
             errors=len(report.errors),
         )
+    if report.created + report.updated + report.deactivated >= BULK_ROWS:
+        db.analyze("staff", "units")
     return report
