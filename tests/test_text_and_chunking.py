@@ -126,7 +126,11 @@ và ghi đầy đủ tình trạng người bệnh nặng.
 def test_regulations_are_cut_at_chapters_and_articles() -> None:
     assert heading_level("Chương II. QUY ĐỊNH CHUNG") == (1, "Chương II. QUY ĐỊNH CHUNG")
     assert heading_level("Điều 3. Trách nhiệm") == (2, "Điều 3. Trách nhiệm")
-    for prose in ("Chương trình đào tạo kỹ năng số", "Phần mềm quản lý bệnh viện", "Điều dưỡng trực"):
+    for prose in (
+        "Chương trình đào tạo kỹ năng số",
+        "Phần mềm quản lý bệnh viện",
+        "Điều dưỡng trực",
+    ):
         assert heading_level(prose) is None
     chunks = chunk_document(REGULATION)
     handover = next(c for c in chunks if "7 giờ sáng" in c.text)
@@ -141,9 +145,9 @@ def test_informal_document_title_comes_from_its_heading() -> None:
     assert parse_header("# Hướng dẫn dùng máy in\n\nNội dung.", Path("x.md")).title == (
         "Hướng dẫn dùng máy in"
     )
-    assert parse_header("Ghi chú họp giao ban sáng nay về lịch trực.", Path("ghi_chu.txt")).title == (
-        "ghi chu"
-    )
+    assert parse_header(
+        "Ghi chú họp giao ban sáng nay về lịch trực.", Path("ghi_chu.txt")
+    ).title == ("ghi chu")
 
 
 def test_percent_sign_reads_as_phan_tram() -> None:

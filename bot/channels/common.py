@@ -8,13 +8,26 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, Reply
+from bot.errors import UserError
 
 T = TypeVar("T")
 
 FLOOD_MESSAGE = "Bạn gửi tin nhắn hơi nhanh. Vui lòng đợi một chút rồi gửi tiếp nhé."
+
+
+def check_public_https_url(url: str, setting: str, example: str, doc: str) -> None:
+    """Messengers only call webhooks over HTTPS: refuse anything else at start-up,
+    in one line naming the setting, rather than register a URL that never works."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise UserError(
+            f"{setting} phải là địa chỉ HTTPS công khai, ví dụ {example} — xem {doc}.",
+            detail=f"invalid {setting} {url!r}",
+        )
 
 
 def split_text(text: str, limit: int) -> list[str]:

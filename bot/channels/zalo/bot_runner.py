@@ -27,10 +27,11 @@ import logging
 import re
 import secrets
 from typing import Any
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import urlparse
 
 import httpx
 
+from bot.channels.common import check_public_https_url
 from bot.channels.zalo import BOT_CHANNEL
 from bot.channels.zalo.base import (
     UNSUPPORTED_KIND,
@@ -279,13 +280,9 @@ def check_settings(settings: Settings) -> None:
         )
     url = settings.zalo_bot_webhook_url
     if url:
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise UserError(
-                "ZALO_BOT_WEBHOOK_URL phải là địa chỉ HTTPS công khai, ví dụ "
-                "https://bot.syt.example.vn/zalo/bot — xem docs/zalo.md.",
-                detail=f"invalid ZALO_BOT_WEBHOOK_URL {url!r}",
-            )
+        check_public_https_url(
+            url, "ZALO_BOT_WEBHOOK_URL", "https://bot.syt.example.vn/zalo/bot", "docs/zalo.md"
+        )
 
 
 def build_adapter(

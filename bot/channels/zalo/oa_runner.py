@@ -41,10 +41,10 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from bot.channels.common import check_public_https_url
 from bot.channels.zalo import OA_CHANNEL
 from bot.channels.zalo.base import (
     UNSUPPORTED_KIND,
@@ -350,13 +350,9 @@ def check_settings(settings: Settings) -> None:
         )
     url = settings.zalo_oa_webhook_url
     if url:
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise UserError(
-                "ZALO_OA_WEBHOOK_URL phải là địa chỉ HTTPS công khai, ví dụ "
-                "https://bot.syt.example.vn/zalo/oa — xem docs/zalo.md.",
-                detail=f"invalid ZALO_OA_WEBHOOK_URL {url!r}",
-            )
+        check_public_https_url(
+            url, "ZALO_OA_WEBHOOK_URL", "https://bot.syt.example.vn/zalo/oa", "docs/zalo.md"
+        )
 
 
 def build_adapter(
