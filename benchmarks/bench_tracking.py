@@ -129,7 +129,7 @@ def run(
         refresh_progress(session)
         t_refresh = time.perf_counter() - t0
     # Completions arrive one by one over months in real use, and autovacuum keeps
-    # PostgreSQL's statistics current; after this bulk insert, do it at once.
+    # PostgreSQL settled; after this bulk insert, settle it at once.
     db.analyze("staff", "completions")
     print(
         f"[{label}] completions inserted in {t_insert:.1f} s; "
@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--staff", type=int, default=100_000)
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--completions", type=int, default=150_000)
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=60)
     parser.add_argument("--pg", help="PostgreSQL URL of a server to create a scratch database on")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Comma-separated in .env ("telegram:123,console:local"); NoDecode stops
+# pydantic-settings from reading the value as JSON before it is split.
+IdList = Annotated[list[str], NoDecode]
 
 
 def _split_ids(value: object) -> object:
@@ -54,7 +58,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, alias="LLM_TIMEOUT_S", gt=0)
 
     # --- roles ---------------------------------------------------------------
-    admin_ids: list[str] = Field(default_factory=list, alias="HOCVUSO_ADMIN_IDS")
+    admin_ids: IdList = Field(default_factory=list, alias="HOCVUSO_ADMIN_IDS")
 
     # --- telegram ------------------------------------------------------------
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
@@ -63,7 +67,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_listen_host: str = Field(default="127.0.0.1", alias="TELEGRAM_LISTEN_HOST")
     telegram_listen_port: int = Field(default=8443, alias="TELEGRAM_LISTEN_PORT")
-    telegram_admin_ids: list[str] = Field(default_factory=list, alias="TELEGRAM_ADMIN_IDS")
+    telegram_admin_ids: IdList = Field(default_factory=list, alias="TELEGRAM_ADMIN_IDS")
 
     # --- zalo ----------------------------------------------------------------
     zalo_bot_token: str | None = Field(default=None, alias="ZALO_BOT_TOKEN")
@@ -86,7 +90,7 @@ class Settings(BaseSettings):
     )
     zalo_listen_host: str = Field(default="127.0.0.1", alias="ZALO_LISTEN_HOST")
     zalo_listen_port: int = Field(default=8080, alias="ZALO_LISTEN_PORT")
-    zalo_admin_ids: list[str] = Field(default_factory=list, alias="ZALO_ADMIN_IDS")
+    zalo_admin_ids: IdList = Field(default_factory=list, alias="ZALO_ADMIN_IDS")
 
     # --- reminders -----------------------------------------------------------
     quiet_hours: str = Field(default="21:00-07:00", alias="QUIET_HOURS")
