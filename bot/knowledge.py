@@ -360,9 +360,10 @@ class KnowledgeBase:
             sources: list[Source],
             reason: str | None,
             mode: str = "extractive",
+            cited: int | None = None,
         ) -> Answer:
             elapsed = (time.perf_counter() - started) * 1000
-            return Answer(question, text, abstained, sources, elapsed, mode, reason)
+            return Answer(question, text, abstained, sources, elapsed, mode, reason, cited)
 
         if not question:
             return done("Bạn hãy nhập câu hỏi.", True, [], "empty")
@@ -397,15 +398,18 @@ class KnowledgeBase:
         quotes = select_quotes(ranked)
         if not quotes:
             return done(NOT_COVERED, True, sources, "no sentence")
-        if self._unconfirmed_wins(question, ranked[:6], retrieval):
-            # The guide itself says the detail is not confirmed: say so and
-            # point to the unit's office instead of presenting it as an answer.
-            text = compose(quotes, retrieval.hits, labels, set())
-            return done(f"{UNCONFIRMED_PREFIX}\n\n{text}", True, sources, "unconfirmed")
-        ocr_docs = {d for d, doc in self._docs.items() if doc.ocr_like}
         ordered = sorted({q.hit_rank for q in quotes})
         # Cite first the passages quoted, then the other retrieved ones.
         sources = [sources[i] for i in ordered] + [
             s for i, s in enumerate(sources) if i not in ordered
         ]
-        return done(compose(quotes, retrieval.hits, labels, ocr_docs), False, sources, None)
+        if self._unconfirmed_wins(question, ranked[:6], retrieval):
+            # The guide itself says the detail is not confirmed: say so and
+            # point to the unit's office instead of presenting it as an answer.
+            text = compose(quotes, retrieval.hits, labels, set())
+            return done(
+                f"{UNCONFIRMED_PREFIX}\n\n{text}", True, sources, "unconfirmed", cited=len(ordered)
+            )
+        ocr_docs = {d for d, doc in self._docs.items() if doc.ocr_like}
+        text = compose(quotes, retrieval.hits, labels, ocr_docs)
+        return done(text, False, sources, None, cited=len(ordered))

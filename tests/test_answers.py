@@ -188,3 +188,19 @@ def test_a_named_unit_is_answered_from_its_own_plan(services: Services) -> None:
     if not answer.abstained:
         assert answer.text.startswith("Theo Kế hoạch 789/KH-TTYT")
         assert "2948" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "han chot hoan thanh khoa hoc mooc la ngay nao",
+        "Hạn chót hoàn thành khóa học MOOC là ngày nào và đăng nhập nền tảng bằng gì?",
+    ],
+)
+def test_citations_list_only_the_passages_quoted(services: Services, question: str) -> None:
+    answer = services.kb.ask(question)
+    shown = format_answer(answer)
+    quoted_blocks = [b for b in answer.text.split("\n\n") if b.startswith("Theo ")]
+    cited = shown.split("\nNguồn:\n", 1)[1].splitlines()
+    assert len(cited) == len(quoted_blocks) >= 1
+    assert len(answer.to_json()["sources"]) == len(answer.sources) >= len(cited)

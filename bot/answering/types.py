@@ -39,6 +39,9 @@ class Answer:
     elapsed_ms: float = 0.0
     mode: str = "extractive"
     reason: str | None = None
+    # How many leading ``sources`` the text quotes (the rest were retrieved
+    # but not used); None when unknown, as for generative answers.
+    cited: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -50,7 +50,9 @@ def format_answer(answer: Answer) -> str:
         return answer.text
     lines = [answer.text, "", "Nguồn:"]
     seen: set[tuple[str, str]] = set()
-    for source in answer.sources:
+    # Only the passages the answer quotes are its sources; the others were
+    # retrieved but not used (the JSON output still lists them all).
+    for source in answer.sources[: answer.cited or None]:
         key = (source.doc_id, source.section)
         if key in seen or len(seen) >= 3:
             continue
