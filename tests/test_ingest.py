@@ -217,3 +217,22 @@ def test_admin_upload_is_kept_in_the_data_dir(
     assert not services.kb.ask("nop bao cao chuyen doi so truoc ngay muoi lam").abstained
     services.kb.remove(result.doc_id or "")
     assert not (services.settings.uploads_dir / name).exists()
+
+
+def test_encrypted_pdf_and_blank_scan_get_their_own_reasons(
+    empty_services: Services, tmp_path: Path
+) -> None:
+    from reportlab.pdfgen import canvas
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    locked = canvas.Canvas(str(corpus / "mat-khau.pdf"), encrypt="bimat-2026")
+    locked.drawString(72, 720, "Ke hoach co mat khau")
+    locked.save()
+    Image.new("RGB", (800, 600), "white").save(corpus / "trang-trang.png")
+    report = empty_services.kb.ingest([corpus])
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert by_name["mat-khau.pdf"].status == "failed"
+    assert "mật khẩu" in (by_name["mat-khau.pdf"].reason_vi or "")
+    assert by_name["trang-trang.png"].status == "failed"
+    assert "Không tìm thấy chữ" in (by_name["trang-trang.png"].reason_vi or "")
