@@ -306,6 +306,10 @@ def test_statistics_match_hand_computed_numbers(prov: Province) -> None:
     jobs = {r.key: r for r in stats.breakdown(None, by="job", as_of=date(2026, 7, 1))}
     assert jobs["nurse"].counts.active == 2 and jobs["nurse"].counts.done == 1  # Lan; Hạnh not
     assert jobs["village_health_worker"].pct_done == 100.0
+    total, by_job = stats.overview(None, by="job", as_of=date(2026, 7, 1))
+    assert {r.key for r in by_job} == set(jobs) and total.counts.active == sum(
+        r.counts.active for r in by_job
+    )
     only_nurses = stats.summary(None, job="nurse", as_of=date(2026, 7, 1))
     assert only_nurses.counts.active == 2
     missing, total = stats.missing(None, "TTYT-NL", as_of=date(2026, 7, 1))

@@ -256,9 +256,7 @@ class StatsService:
         job: str | None = None,
     ) -> Stats:
         """The whole scope on one line: active, done, % against the year's target."""
-        as_of = as_of or date.today()
-        scope, rows = self._counts(actor, unit_ref, as_of, job, by_job=False)
-        return self._total(scope, rows, as_of, job)
+        return self.overview(actor, unit_ref, as_of=as_of, job=job)[0]
 
     def breakdown(
         self,
@@ -270,9 +268,7 @@ class StatsService:
         job: str | None = None,
     ) -> list[Stats]:
         """Per direct sub-unit (``by="unit"``) or per job group (``by="job"``)."""
-        as_of = as_of or date.today()
-        scope, rows = self._counts(actor, unit_ref, as_of, job, by_job=by == "job")
-        return self._split(scope, rows, by, as_of)
+        return self.overview(actor, unit_ref, by=by, as_of=as_of, job=job)[1]
 
     def overview(
         self,
@@ -286,7 +282,7 @@ class StatsService:
         """:meth:`summary` and :meth:`breakdown` from one query (what a manager's
         statistics screen shows: 100,000 staff are counted once, not twice)."""
         as_of = as_of or date.today()
-        scope, rows = self._counts(actor, unit_ref, as_of, job, by_job=False)
+        scope, rows = self._counts(actor, unit_ref, as_of, job, by_job=by == "job")
         return self._total(scope, rows, as_of, job), self._split(scope, rows, by, as_of)
 
     def _split(
