@@ -384,17 +384,14 @@ class KnowledgeBase:
             h.chunk.doc_id: index.naming_terms & index.doc_terms.get(h.chunk.doc_id, set())
             for h in retrieval.hits
         }
-        # The question names a unit whose plan was found: other units' plans
-        # are not quoted ("ở TTYT Ngọc Lặc" is not answered from Bắc Ninh's plan).
-        skip: frozenset[str] = frozenset()
-        if retrieval.named_plans & {h.chunk.doc_id for h in retrieval.hits[:3]}:
-            skip = frozenset(
-                h.chunk.doc_id
-                for h in retrieval.hits
-                if index.doc_kinds.get(h.chunk.doc_id) == "plan"
-                and h.chunk.doc_id not in retrieval.named_plans
-            )
-        ranked = rank_sentences(retrieval.hits, retrieval.query_terms, index.lexical, naming, skip)
+        # "ở TTYT Ngọc Lặc" is not answered from Bắc Ninh's plan.
+        ranked = rank_sentences(
+            retrieval.hits,
+            retrieval.query_terms,
+            index.lexical,
+            naming,
+            retrieval.other_units_plans,
+        )
         quotes = select_quotes(ranked)
         if not quotes:
             return done(NOT_COVERED, True, sources, "no sentence")

@@ -144,8 +144,9 @@ class Retrieval:
     coverage: float
     top_dense: float
     query_terms: dict[str, float] = field(default_factory=dict)
-    # Plans of the units the question names ("TTYT Ngọc Lặc"), if any.
-    named_plans: set[str] = field(default_factory=set)
+    # Plans of other units than the one the question names ("ở TTYT Ngọc Lặc"),
+    # when that unit's plan is among the top passages: not to be quoted.
+    other_units_plans: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -310,12 +311,20 @@ class HybridRetriever:
             ministries_named(question),
             named_plans,
         )
+        named: set[str] = set().union(*named_plans)
+        other_units: frozenset[str] = frozenset()
+        if named & {h.chunk.doc_id for h in hits[:3]}:
+            other_units = frozenset(
+                h.chunk.doc_id
+                for h in hits
+                if idx.doc_kinds.get(h.chunk.doc_id) == "plan" and h.chunk.doc_id not in named
+            )
         return Retrieval(
             hits=hits,
             coverage=coverage,
             top_dense=top_dense,
             query_terms=scoring,
-            named_plans=set().union(*named_plans),
+            other_units_plans=other_units,
         )
 
     def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
