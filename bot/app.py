@@ -1,55 +1,72 @@
-"""Builds the running assistant: settings -> database -> knowledge base -> engine.
+"""Assembles the running assistant: settings -> database -> services -> features -> engine.
 
-Feature modules register their commands here, in one place, so a new
-engineer can see every capability the engine has.
+This is the one place that knows every feature. Adding a capability means
+writing a :class:`~bot.core.features.Feature` and listing it in ``FEATURES``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from bot.core.basics import BasicsFeature
 from bot.core.engine import Engine
+from bot.core.features import Feature
+from bot.core.knowledge_commands import KnowledgeFeature
 from bot.core.registry import Registry
 from bot.core.services import Services
 from bot.db import Database
 from bot.settings import Settings
+from bot.tracking.feature import TrackingFeature
+
+if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-# Each module exposes ``register(registry, services)``; order matters for hooks
-# (the first attachment hook that claims a file wins).
-FEATURES = (
-    "bot.tracking.commands",
-    "bot.core.knowledge_commands",
+# Registration order matters where two features could claim the same thing:
+# the first upload handler that accepts a file wins (rosters before documents
+# would matter for .csv, which only tracking reads).
+FEATURES: tuple[Feature, ...] = (
+    BasicsFeature(),
+    TrackingFeature(),
+    KnowledgeFeature(),
 )
 
 
 def build_services(settings: Settings) -> Services:
-    """Open the database (migrating it) and the knowledge base (lazy models)."""
-    from bot.knowledge import KnowledgeBase
+    """Open the database (migrating it) and assemble the shared services.
+
+    The knowledge base is created on first use, so commands that only track
+    completions never load the embedding model or the vector store.
+    """
+    from bot.tracking.service import TrackingService
+    from bot.tracking.stats import StatsService
 
     settings.ensure_dirs()
     db = Database(settings.sqlalchemy_url)
-    services = Services(settings=settings, db=db, kb=KnowledgeBase(settings, db))
-    return services
+    tracking = TrackingService(db)
+
+    def knowledge() -> KnowledgeBase:
+        from bot.knowledge import KnowledgeBase as Knowledge
+
+        return Knowledge(settings, db)
+
+    return Services(settings, db, tracking, StatsService(tracking), knowledge)
+
+
+def build_registry(services: Services) -> Registry:
+    """Every feature's contribution, in ``FEATURES`` order."""
+    registry = Registry()
+    for feature in FEATURES:
+        feature.register(registry, services)
+    return registry
 
 
 def build_engine(services: Services) -> Engine:
-    """Register every feature with a fresh registry and return the engine."""
-    registry = Registry()
-    for name in FEATURES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            log.debug("feature %s not installed", name)
-            continue
-        module.register(registry, services)
-    return Engine(services, registry)
+    return Engine(services, build_registry(services))
 
 
 @contextmanager
@@ -62,4 +79,4 @@ def serving(settings: Settings) -> Iterator[tuple[Services, Engine]]:
         services.kb.ensure_ingested()
         yield services, build_engine(services)
     finally:
-        services.db.dispose()
+        services.close()

@@ -1,25 +1,25 @@
-"""``hocvuso`` command line: ingest, ask, chat, eval, serve, and tracking tools.
+"""``hocvuso`` command line: ingest, ask, chat, eval, serve, and each feature's tools.
 
-Feature modules add their own sub-commands through ``register_cli(sub)`` so
-this file stays a table of contents.
+Features (listed in :mod:`bot.app`) add their own sub-commands through
+``register_cli``, so this file stays a table of contents. Every handler takes
+the parsed arguments and a :class:`CliContext` that opens the services on
+first use.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.core.services import Services
+from bot.app import FEATURES, build_engine, build_services
+from bot.core.features import CliContext
 from bot.settings import Settings
 
 log = logging.getLogger("hocvuso")
-
-CLI_FEATURES = ("bot.tracking.cli",)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -28,15 +28,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings()
 
 
-def _services(args: argparse.Namespace) -> Services:
-    from bot.app import build_services
-
-    return build_services(_settings(args))
-
-
 # --- knowledge commands -------------------------------------------------------
-def cmd_ingest(args: argparse.Namespace) -> int:
-    services = _services(args)
+def cmd_ingest(args: argparse.Namespace, cli: CliContext) -> int:
+    services = cli.services
     paths = [Path(p) for p in args.paths] or [services.settings.knowledge_dir]
     report = services.kb.ingest(paths, progress=not args.quiet)
     for result in report.results:
@@ -48,8 +42,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if report.counts.get("failed") and not report.ok_count else 0
 
 
-def cmd_docs_list(args: argparse.Namespace) -> int:
-    services = _services(args)
+def cmd_docs_list(args: argparse.Namespace, cli: CliContext) -> int:
+    services = cli.services
     docs = services.kb.documents()
     if args.json:
         print(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
@@ -61,8 +55,8 @@ def cmd_docs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_docs_remove(args: argparse.Namespace) -> int:
-    services = _services(args)
+def cmd_docs_remove(args: argparse.Namespace, cli: CliContext) -> int:
+    services = cli.services
     status = 0
     for key in args.doc:
         removed = services.kb.remove(key)
@@ -74,9 +68,8 @@ def cmd_docs_remove(args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    services = _services(args)
-    kb = services.kb
+def cmd_ask(args: argparse.Namespace, cli: CliContext) -> int:
+    kb = cli.services.kb
     if args.jsonl:
         for line in sys.stdin:
             question = line.strip()
@@ -104,20 +97,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def cmd_eval(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.evaluation import evaluate_file, format_report
 
-    services = _services(args)
+    services = cli.services
     report = evaluate_file(services.kb, Path(args.file))
     print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
     return 0
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.app import build_engine
+def cmd_chat(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.channels.console import run_console
 
-    services = _services(args)
+    services = cli.services
     if args.admin:
         services.settings.admin_ids.append(f"console:{args.user}")
     services.kb.ensure_ingested()
@@ -125,9 +117,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return run_console(engine, user_id=args.user)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, cli: CliContext) -> int:
     """Start the channel asked for; with ``auto`` the first configured one."""
-    settings = _settings(args)
+    settings = cli.settings
     channel = args.channel
     if channel == "auto":
         if settings.telegram_bot_token:
@@ -140,13 +132,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             channel = "console"
     if channel == "console":
         args.user, args.admin = "local", False
-        return cmd_chat(args)
-    module = {
-        "telegram": "bot.channels.telegram.runner",
-        "zalo-bot": "bot.channels.zalo.bot_runner",
-        "zalo-oa": "bot.channels.zalo.oa_runner",
-    }[channel]
-    return int(importlib.import_module(module).run(settings) or 0)
+        return cmd_chat(args, cli)
+    if channel == "telegram":
+        from bot.channels.telegram import runner as telegram
+
+        return telegram.run(settings)
+    if channel == "zalo-bot":
+        from bot.channels.zalo import bot_runner
+
+        return bot_runner.run(settings)
+    from bot.channels.zalo import oa_runner
+
+    return oa_runner.run(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,14 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
-    for name in CLI_FEATURES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register_cli(sub)
+    for feature in FEATURES:
+        feature.register_cli(sub)
     return parser
 
 
@@ -218,8 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         args.channel = "auto"
         args.func = cmd_serve
+    cli = CliContext(_settings(args), build_services)
     try:
-        return int(args.func(args) or 0)
+        return int(args.func(args, cli) or 0)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # operator-facing: one line, details in the log
@@ -231,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("command failed")
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        cli.close()
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def make_province(tmp_path: Path) -> Callable[[Services], Province]:
 
     def factory(services: Services) -> Province:
         engine = build_engine(services)
-        tracking = services.extras["tracking"]
+        tracking = services.tracking
         units = tmp_path / f"units-{uuid.uuid4().hex[:6]}.csv"
         units.write_text(UNITS_CSV, encoding="utf-8")
         roster = tmp_path / f"roster-{uuid.uuid4().hex[:6]}.csv"
@@ -143,7 +143,7 @@ def make_province(tmp_path: Path) -> Callable[[Services], Province]:
         tracking.log_completion(
             "test", staff.id, CompletionInput(course.id, date(2026, 3, 10), "CDS-0002", True)
         )
-        return Province(services, engine, tracking, services.extras["stats"])
+        return Province(services, engine, tracking, services.stats)
 
     return factory
 

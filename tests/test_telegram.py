@@ -35,7 +35,6 @@ from bot.channels.common import FLOOD_MESSAGE
 from bot.channels.telegram.adapter import (
     CONTACT_NOT_OWN,
     TelegramAdapter,
-    accepted_suffixes,
 )
 from bot.channels.telegram.render import (
     CONTACT_BUTTON,
@@ -240,8 +239,15 @@ def test_api_urls_and_accepted_types() -> None:
         "http://10.0.0.5:8081/file/bot",
     )
     assert api_urls("https://tg.example.vn/bot")[0] == "https://tg.example.vn/bot"  # type: ignore[index]
-    assert {".pdf", ".docx", ".txt", ".csv", ".xlsx", ".jpg", ".png"} <= accepted_suffixes()
-    assert ".exe" not in accepted_suffixes()
+
+
+def test_accepted_file_types_come_from_the_features(services: Services) -> None:
+    """Documents (knowledge), rosters and certificates (tracking): one registry, no copies."""
+    from bot.app import build_registry
+
+    accepted = build_registry(services).accepted_suffixes()
+    assert {".pdf", ".docx", ".txt", ".csv", ".xlsx", ".jpg", ".png", ".html"} <= accepted
+    assert ".exe" not in accepted
 
 
 def test_logs_never_show_the_token() -> None:

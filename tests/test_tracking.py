@@ -20,7 +20,6 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from bot.core.messages import Attachment, Incoming, Reply
-from bot.core.notifications import collect_due
 from bot.core.services import Services
 from bot.errors import UserError
 from bot.tracking.roster import import_staff
@@ -235,7 +234,7 @@ def test_verify_and_reject_with_reason_told_to_staff(prov: Province) -> None:
     assert "Lý do" in manager.text(payload=reject.payload)
     assert "Đã từ chối" in manager.text("Ảnh chứng nhận bị mờ")
     assert "bị từ chối" in hung.text("/tiendo") and "Ảnh chứng nhận bị mờ" in hung.text("/tiendo")
-    due = collect_due(prov.services, datetime(2026, 11, 24, 3, 0, tzinfo=UTC), {"console"})
+    due = prov.engine.due_notifications(datetime(2026, 11, 24, 3, 0, tzinfo=UTC), {"console"})
     verdicts = [n for n in due if n.user_id == "u2" and n.kind == "verdict"]
     assert len(verdicts) == 1 and "Ảnh chứng nhận bị mờ" in verdicts[0].replies[0].text
     assert "Không có khai báo" in manager.text("/duyet")
@@ -347,18 +346,21 @@ def test_reminders_weekly_once_digest_and_quiet_hours(prov: Province) -> None:
     prov.link("NV002", "telegram", "222")  # done: no reminder
     prov.link("QL001", "telegram", "999")
     noon = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # 12:00 in Vietnam
-    due = collect_due(prov.services, noon, {"telegram"})
+    due = prov.engine.due_notifications(noon, {"telegram"})
     kinds = {(n.user_id, n.kind) for n in due}
     assert ("111", "reminder") in kinds and ("222", "reminder") not in kinds
     assert ("999", "digest") in kinds and ("999", "reminder") in kinds
     digest = next(n for n in due if n.kind == "digest")
     assert "1/4" in digest.replies[0].text and "Chờ duyệt: 1" in digest.replies[0].text
-    assert collect_due(prov.services, noon, {"telegram"}) == []  # once per period
-    assert collect_due(prov.services, noon, {"zalo_bot"}) == []
+    assert prov.engine.due_notifications(noon, {"telegram"}) == []  # once per period
+    assert prov.engine.due_notifications(noon, {"zalo_bot"}) == []
     night = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # 23:00 local, next week
-    assert collect_due(prov.services, night, {"telegram"}) == []
+    assert prov.engine.due_notifications(night, {"telegram"}) == []
     morning = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 09:00 local
-    assert {n.user_id for n in collect_due(prov.services, morning, {"telegram"})} == {"111", "999"}
+    assert {n.user_id for n in prov.engine.due_notifications(morning, {"telegram"})} == {
+        "111",
+        "999",
+    }
 
 
 # -- admin upload and CLI ------------------------------------------------------------------

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 
-from bot.core.actor import GUEST, configured_admin
+from bot.core.actor import GUEST, Actor, configured_admin
 from bot.core.messages import Incoming, Reply
 from bot.core.models import ConversationState
+from bot.core.notifications import Notification, in_quiet_hours
 from bot.core.registry import Context, Registry
 from bot.core.services import Services
 from bot.errors import PermissionDenied, UserError
@@ -47,18 +49,36 @@ class Engine:
             log.exception("Unhandled error for %s:%s", msg.channel, msg.user_id)
             return [Reply(APOLOGY)]
 
+    def actor(self, channel: str, user_id: str) -> Actor:
+        """Who this is: configured admins, then the registered identity provider."""
+        is_admin = configured_admin(self.services.settings, channel, user_id)
+        return self.registry.identity.resolve(channel, user_id, is_admin=is_admin)
+
+    def due_notifications(self, now: datetime, channels: set[str]) -> list[Notification]:
+        """What a channel should send on its own now (nothing in quiet hours)."""
+        if in_quiet_hours(self.services.settings, now):
+            return []
+        return [n for s in self.registry.notification_sources for n in s.due(now, channels)]
+
     # -- internals ------------------------------------------------------------
     def _handle(self, msg: Incoming) -> list[Reply]:
         services = self.services
-        is_admin = configured_admin(services.settings, msg.channel, msg.user_id)
-        actor = services.identity.resolve(msg.channel, msg.user_id, is_admin=is_admin)
+        actor = self.actor(msg.channel, msg.user_id)
         with services.db.session() as session:
             state = session.get(ConversationState, (msg.channel, msg.user_id))
             flow, step = (state.flow, state.step) if state else (None, None)
             data = dict(state.data or {}) if state else {}
             choices = list(state.choices or []) if state else []
         msg = self._resolve_numbered_choice(msg, choices)
-        ctx = Context(msg=msg, actor=actor, services=services, flow=flow, step=step, data=data)
+        ctx = Context(
+            msg=msg,
+            actor=actor,
+            services=services,
+            registry=self.registry,
+            flow=flow,
+            step=step,
+            data=data,
+        )
         try:
             replies = self._dispatch(ctx)
         except UserError as exc:
@@ -124,15 +144,13 @@ class Engine:
         if ctx.flow and ctx.flow in registry.flows:
             return registry.flows[ctx.flow].handle(ctx)
         if msg.attachment is not None:
-            for hook in registry.attachment_hooks:
+            for hook in registry.upload_handlers(msg.attachment.filename):
                 result = hook(ctx)
                 if result is not None:
                     return result
             return [Reply("Tôi chưa biết xử lý tệp này. Gõ /trogiup để xem các chức năng.")]
-        if msg.text.strip():
-            from bot.core.knowledge_commands import answer_question
-
-            return answer_question(ctx, msg.text)
+        if msg.text.strip() and registry.text_handler is not None:
+            return registry.text_handler(ctx, msg.text)
         return [Reply("Bạn hãy nhập câu hỏi, hoặc gõ /trogiup để xem các chức năng.")]
 
     def _save_state(self, ctx: Context, replies: list[Reply]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from datetime import UTC, datetime
 
@@ -11,24 +12,13 @@ from bot.core.messages import Button, Reply
 from bot.core.models import AnswerLog
 from bot.core.registry import Command, Context, Registry
 from bot.core.services import Services
+from bot.core.uploads import UploadKind
 from bot.errors import UserError
 from bot.text import fold
+from ingest.loaders import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-DOC_EXTENSIONS = {
-    ".pdf",
-    ".docx",
-    ".txt",
-    ".md",
-    ".html",
-    ".htm",
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".tif",
-    ".tiff",
-}
 MAX_QUESTION_CHARS = 1000
 
 
@@ -119,44 +109,6 @@ def _feedback(ctx: Context, rest: str) -> list[Reply]:
     ]
 
 
-def _help(ctx: Context, _args: str) -> list[Reply]:
-    from bot.core.registry import Registry  # noqa: F401  (type only)
-
-    registry: Registry = ctx.services.extras["registry"]
-    lines = [
-        "Bạn có thể gõ câu hỏi bằng tiếng Việt (có dấu hoặc không dấu), ví dụ:",
-        "• Hạn chót hoàn thành khóa học MOOC là ngày nào?",
-        "• bao cao hang thang nop truoc ngay may?",
-        "",
-        "Các lệnh:",
-    ]
-    for command in registry.menu(ctx.actor):
-        lines.append(f"/{command.name} — {command.description}")
-    return [Reply("\n".join(lines))]
-
-
-def _start(ctx: Context, _args: str) -> list[Reply]:
-    name = f" {ctx.actor.name}" if ctx.actor.name else ""
-    text = (
-        f"Xin chào{name}! Tôi là trợ lý “Bình dân học vụ số” của ngành y tế.\n"
-        "Tôi trả lời câu hỏi dựa trên kế hoạch và hướng dẫn chính thức, có trích dẫn nguồn, "
-        "và giúp bạn ghi nhận khóa học đã hoàn thành."
-    )
-    replies = [Reply(text)]
-    link = ctx.services.extras.get("link_prompt")
-    if link is not None and not ctx.actor.is_linked:
-        replies.extend(link(ctx))
-    replies.extend(_help(ctx, ""))
-    return replies
-
-
-def _cancel(ctx: Context, _args: str) -> list[Reply]:
-    if ctx.flow is None:
-        return [Reply("Không có thao tác nào đang dở.")]
-    ctx.finish()
-    return [Reply("Đã hủy. Dữ liệu đã lưu trước đó không bị ảnh hưởng.")]
-
-
 def _docs(ctx: Context, _args: str) -> list[Reply]:
     docs = ctx.services.kb.documents()
     if not docs:
@@ -204,9 +156,6 @@ def _ingest_attachment(ctx: Context) -> list[Reply] | None:
     att = ctx.msg.attachment
     if att is None:
         return None
-    suffix = "." + att.filename.rsplit(".", 1)[-1].lower() if "." in att.filename else ""
-    if suffix not in DOC_EXTENSIONS:
-        return None
     if not ctx.actor.is_admin:
         return [Reply("Chỉ quản trị viên mới được thêm tài liệu vào kho.")]
     limit = ctx.services.settings.max_upload_mb
@@ -225,59 +174,44 @@ def _ingest_attachment(ctx: Context) -> list[Reply] | None:
     ]
 
 
-def register(registry: Registry, services: Services) -> None:
-    services.extras["registry"] = registry
-    admin = frozenset({ADMIN})
-    registry.add_command(
-        Command(
-            "batdau",
-            "Bắt đầu, liên kết tài khoản",
-            _start,
-            aliases=("start",),
-            phrases=("bắt đầu", "xin chào", "chào"),
+class KnowledgeFeature:
+    """Questions answered from the documents, feedback, and the admin's document tools."""
+
+    name = "knowledge"
+
+    def register(self, registry: Registry, services: Services) -> None:
+        admin = frozenset({ADMIN})
+        registry.add_command(
+            Command(
+                "tailieu", "Danh sách tài liệu (quản trị)", _docs, aliases=("docs",), roles=admin
+            )
         )
-    )
-    registry.add_command(
-        Command(
-            "trogiup",
-            "Hướng dẫn sử dụng",
-            _help,
-            aliases=("help",),
-            phrases=("trợ giúp", "hướng dẫn sử dụng", "menu"),
+        registry.add_command(
+            Command(
+                "xoatailieu",
+                "Xóa một tài liệu (quản trị)",
+                _remove_doc,
+                aliases=("rmdoc",),
+                roles=admin,
+            )
         )
-    )
-    registry.add_command(
-        Command(
-            "huy",
-            "Hủy thao tác đang dở",
-            _cancel,
-            aliases=("cancel",),
-            phrases=("hủy", "thoát", "dừng lại"),
+        registry.add_command(
+            Command(
+                "xemphanhoi",
+                "Xem phản hồi của người dùng (quản trị)",
+                _feedback_report,
+                aliases=("feedback",),
+                roles=admin,
+            )
         )
-    )
-    registry.add_command(
-        Command("tailieu", "Danh sách tài liệu (quản trị)", _docs, aliases=("docs",), roles=admin)
-    )
-    registry.add_command(
-        Command(
-            "xoatailieu",
-            "Xóa một tài liệu (quản trị)",
-            _remove_doc,
-            aliases=("rmdoc",),
-            roles=admin,
+        registry.on_payload("fb", _feedback)
+        registry.accept_uploads(
+            UploadKind("documents", "tài liệu", SUPPORTED_SUFFIXES, _ingest_attachment)
         )
-    )
-    registry.add_command(
-        Command(
-            "xemphanhoi",
-            "Xem phản hồi của người dùng (quản trị)",
-            _feedback_report,
-            aliases=("feedback",),
-            roles=admin,
-        )
-    )
-    registry.on_payload("fb", _feedback)
-    registry.on_attachment(_ingest_attachment)
+        registry.on_text(answer_question)
+
+    def register_cli(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        """Knowledge commands (ingest, docs, ask, eval) are the core of ``bot.cli``."""
 
 
 def is_question_like(text: str) -> bool:

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from bot.core.messages import Reply
 
 if TYPE_CHECKING:
-    from bot.core.services import Services
     from bot.settings import Settings
 
 
@@ -60,11 +59,3 @@ def in_quiet_hours(settings: Settings, now: datetime) -> bool:
     if start <= end:
         return start <= local < end
     return local >= start or local < end
-
-
-def collect_due(services: Services, now: datetime, channels: set[str]) -> list[Notification]:
-    """What the adapter for ``channels`` should send now (nothing in quiet hours)."""
-    if in_quiet_hours(services.settings, now):
-        return []
-    source: NotificationSource | None = services.extras.get("notifications")
-    return source.due(now, channels) if source is not None else []

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.core.actor import Actor
+from bot.core.actor import Actor, AdminOnlyIdentity, IdentityProvider
 from bot.core.messages import Incoming, Reply
+from bot.core.uploads import UploadKind, suffix_of
 from bot.text import normalize_name
 
 if TYPE_CHECKING:
+    from bot.core.notifications import NotificationSource
     from bot.core.services import Services
 
 
@@ -27,6 +29,7 @@ class Context:
     msg: Incoming
     actor: Actor
     services: Services
+    registry: Registry
     flow: str | None = None
     step: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -79,14 +82,23 @@ class Flow(ABC):
 
 
 class Registry:
-    """All commands, flows, payload handlers and hooks known to the engine."""
+    """Everything features contribute to the engine, in one typed place.
+
+    A feature (see :mod:`bot.core.features`) adds commands, forms, button
+    handlers, the file kinds it reads, greetings for newcomers, notification
+    sources and, for the roster feature, the identity provider.
+    """
 
     def __init__(self) -> None:
         self.commands: list[Command] = []
         self.flows: dict[str, Flow] = {}
         self.payload_handlers: dict[str, Handler] = {}
         self.contact_hooks: list[Hook] = []
-        self.attachment_hooks: list[Hook] = []
+        self.upload_kinds: list[UploadKind] = []
+        self.start_hooks: list[Hook] = []
+        self.notification_sources: list[NotificationSource] = []
+        self.identity: IdentityProvider = AdminOnlyIdentity()
+        self.text_handler: Handler | None = None
         self._by_name: dict[str, Command] = {}
         self._by_phrase: dict[str, Command] = {}
 
@@ -107,8 +119,33 @@ class Registry:
     def on_contact(self, hook: Hook) -> None:
         self.contact_hooks.append(hook)
 
-    def on_attachment(self, hook: Hook) -> None:
-        self.attachment_hooks.append(hook)
+    def accept_uploads(self, kind: UploadKind) -> None:
+        """Declare a file kind; its handler (if any) receives such files sent outside a form."""
+        self.upload_kinds.append(kind)
+
+    def on_start(self, hook: Hook) -> None:
+        """Add to the greeting of /batdau (e.g. how to link an account); None adds nothing."""
+        self.start_hooks.append(hook)
+
+    def add_notifications(self, source: NotificationSource) -> None:
+        self.notification_sources.append(source)
+
+    def provide_identity(self, provider: IdentityProvider) -> None:
+        """Who is talking: the roster feature replaces the admins-and-guests default."""
+        self.identity = provider
+
+    def on_text(self, handler: Handler) -> None:
+        """Where a message that is no command, form answer or file goes (a question)."""
+        self.text_handler = handler
+
+    def accepted_suffixes(self) -> frozenset[str]:
+        """Every file suffix some feature reads; channels refuse the rest before downloading."""
+        return frozenset(s for kind in self.upload_kinds for s in kind.suffixes)
+
+    def upload_handlers(self, filename: str) -> list[Hook]:
+        """Handlers for a file sent outside a form, in registration order."""
+        suffix = suffix_of(filename)
+        return [k.handler for k in self.upload_kinds if k.handler and suffix in k.suffixes]
 
     def match(self, text: str) -> tuple[Command, str] | None:
         """Find the command a message asks for, and its argument text."""

@@ -1,28 +1,50 @@
-"""The long-lived objects a running assistant shares across messages."""
+"""The long-lived objects a running assistant shares across messages.
+
+Assembled once in :func:`bot.app.build_services`. Every field is typed, so a
+handler that needs completion tracking writes ``ctx.services.tracking``. The
+knowledge base (embedding model, vector store) is built on first use: the
+tracking commands of the CLI never pay for it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from bot.core.actor import AdminOnlyIdentity, IdentityProvider
 from bot.db import Database
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.knowledge import KnowledgeBase
+    from bot.tracking.service import TrackingService
+    from bot.tracking.stats import StatsService
 
 
-@dataclass
 class Services:
-    """Settings, database, knowledge base and feature services.
+    """Settings, database, knowledge base and the tracking services."""
 
-    ``extras`` holds feature services by name (e.g. ``"tracking"``) so the core
-    does not import features it does not need.
-    """
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        tracking: TrackingService,
+        stats: StatsService,
+        knowledge: Callable[[], KnowledgeBase],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.tracking = tracking
+        self.stats = stats
+        self._make_kb = knowledge
+        self._kb: KnowledgeBase | None = None
 
-    settings: Settings
-    db: Database
-    kb: KnowledgeBase
-    identity: IdentityProvider = field(default_factory=AdminOnlyIdentity)
-    extras: dict[str, Any] = field(default_factory=dict)
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base, built on first use (loads nothing until asked)."""
+        if self._kb is None:
+            self._kb = self._make_kb()
+        return self._kb
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()

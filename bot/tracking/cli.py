@@ -11,23 +11,14 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
+from bot.core.features import CliContext
 from bot.tracking.models import JOB_GROUPS, STATUS_VI
 from bot.tracking.normalize import parse_iso_or_vi, vi_date
-from bot.tracking.service import CompletionInput, TrackingService
-from bot.tracking.stats import Stats, StatsService
+from bot.tracking.service import CompletionInput
+from bot.tracking.stats import Stats
 
 OPERATOR = "cli"
-
-
-def _open(args: argparse.Namespace) -> tuple[TrackingService, StatsService, Any]:
-    from bot.app import build_engine
-    from bot.cli import _services
-
-    services = _services(args)
-    build_engine(services)  # registers tracking on the services
-    return services.extras["tracking"], services.extras["stats"], services
 
 
 def _day(value: str | None) -> date | None:
@@ -39,10 +30,10 @@ def _print_json(obj: object) -> None:
 
 
 # -- staff / units --------------------------------------------------------------
-def cmd_staff_import(args: argparse.Namespace) -> int:
+def cmd_staff_import(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.tracking.roster import import_staff
 
-    tracking, _, _ = _open(args)
+    tracking = cli.services.tracking
     report = import_staff(
         tracking, Path(args.file), OPERATOR, dry_run=args.dry_run, partial=args.partial
     )
@@ -50,24 +41,24 @@ def cmd_staff_import(args: argparse.Namespace) -> int:
     return 1 if report.errors and not (report.created or report.updated or report.unchanged) else 0
 
 
-def cmd_units_import(args: argparse.Namespace) -> int:
+def cmd_units_import(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.tracking.roster import import_units
 
-    tracking, _, _ = _open(args)
+    tracking = cli.services.tracking
     report = import_units(tracking, Path(args.file), OPERATOR, dry_run=args.dry_run)
     print(report.summary_vi())
     return 0
 
 
-def cmd_units_list(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_units_list(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     for unit in tracking.units():
         print(f"{'  ' * unit.depth}{unit.code}\t{unit.name}")
     return 0
 
 
-def cmd_units_add(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_units_add(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     unit = tracking.upsert_unit(
         OPERATOR, args.code, args.name, kind=args.kind, parent_code=args.parent
     )
@@ -75,8 +66,8 @@ def cmd_units_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_managers(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_managers(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     if args.remove:
         tracking.remove_manager(OPERATOR, args.staff_code, args.unit)
         print(f"{args.staff_code} no longer manages {args.unit}")
@@ -86,8 +77,8 @@ def cmd_managers(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_staff_link(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_staff_link(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     if args.user_id:
         staff = tracking.link_identity(args.staff_code, args.channel, args.user_id)
         print(f"linked {args.channel}:{args.user_id} to {staff.code}")
@@ -98,31 +89,31 @@ def cmd_staff_link(args: argparse.Namespace) -> int:
 
 
 # -- courses ------------------------------------------------------------------------
-def cmd_courses_list(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_courses_list(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     for course in tracking.courses(catalogue_only=not args.all):
         mark = "" if course.in_catalogue else "\t(typed by staff)"
         print(f"{course.code}\t{course.name}{mark}")
     return 0
 
 
-def cmd_courses_add(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_courses_add(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     course = tracking.add_course(OPERATOR, args.code, args.name, provider=args.provider)
     print(f"course {course.code} saved")
     return 0
 
 
-def cmd_courses_retire(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_courses_retire(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     tracking.retire_course(OPERATOR, args.code)
     print(f"course {args.code} retired")
     return 0
 
 
 # -- completions --------------------------------------------------------------------
-def cmd_completions_add(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_completions_add(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     staff = tracking.staff_by_code(args.staff_code)
     course = tracking.find_course(args.course)
     if course is None:
@@ -138,8 +129,8 @@ def cmd_completions_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_completions_list(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_completions_list(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     from sqlalchemy import select
 
     from bot.tracking.models import Completion, Staff
@@ -160,16 +151,16 @@ def cmd_completions_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_completions_verify(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_completions_verify(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     for ident in args.ids:
         tracking.verify(OPERATOR, ident)
         print(f"verified #{ident}")
     return 0
 
 
-def cmd_completions_reject(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_completions_reject(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     tracking.reject(OPERATOR, args.id, args.reason)
     print(f"rejected #{args.id}")
     return 0
@@ -183,8 +174,8 @@ def _stats_line(s: Stats) -> str:
     )
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
-    _, stats, _ = _open(args)
+def cmd_stats(args: argparse.Namespace, cli: CliContext) -> int:
+    stats = cli.services.stats
     as_of = _day(args.date) or date.today()
     total, rows = stats.overview(None, args.unit, by=args.by, as_of=as_of, job=args.job)
     if args.json:
@@ -198,8 +189,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_missing(args: argparse.Namespace) -> int:
-    _, stats, _ = _open(args)
+def cmd_missing(args: argparse.Namespace, cli: CliContext) -> int:
+    stats = cli.services.stats
     people, total = stats.missing(None, args.unit, job=args.job, limit=args.limit)
     for staff, unit in people:
         print(f"{staff.code}\t{staff.full_name}\t{unit.name}\t{staff.phone or ''}")
@@ -207,11 +198,11 @@ def cmd_missing(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.tracking.normalize import vi_date as fmt
     from bot.tracking.reports import build_chart, build_xlsx
 
-    _, stats, _ = _open(args)
+    stats = cli.services.stats
     as_of = _day(args.date) or date.today()
     out = Path(args.out)
     out.write_bytes(build_xlsx(stats, None, args.unit, as_of=as_of))
@@ -223,8 +214,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_targets(args: argparse.Namespace) -> int:
-    tracking, _, _ = _open(args)
+def cmd_targets(args: argparse.Namespace, cli: CliContext) -> int:
+    tracking = cli.services.tracking
     if args.year and args.percent:
         deadline = _day(args.deadline) or date(args.year, 12, 31)
         tracking.set_target(OPERATOR, args.year, args.percent / 100, deadline, args.source)
@@ -238,10 +229,10 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.tracking.demo import generate
 
-    tracking, _, _ = _open(args)
+    tracking = cli.services.tracking
     result = generate(
         tracking, staff=args.staff, units=args.units, completions=args.completions, seed=args.seed
     )
@@ -251,7 +242,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_cli(sub: Any) -> None:
+def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the tracking sub-commands to ``hocvuso``."""
     staff = sub.add_parser("staff", help="roster: import, link accounts, managers")
     ssub = staff.add_subparsers(dest="staff_command", required=True)

@@ -16,6 +16,7 @@ from bot.core.actor import ADMIN, MANAGER, STAFF
 from bot.core.messages import Button, OutFile, Reply
 from bot.core.registry import Command, Context, Flow, Registry
 from bot.core.services import Services
+from bot.core.uploads import UploadKind
 from bot.errors import PermissionDenied, UserError
 from bot.text import normalize_name
 from bot.tracking.models import JOB_GROUPS, STATUS_VI
@@ -23,22 +24,13 @@ from bot.tracking.normalize import parse_day, vi_date, yes_no
 from bot.tracking.reminders import TrackingNotifications
 from bot.tracking.reports import build_chart, build_xlsx
 from bot.tracking.roster import import_staff, import_units
-from bot.tracking.service import CompletionInput, TrackingService
-from bot.tracking.stats import StatsService
+from bot.tracking.service import CompletionInput
 from bot.tracking.tabular import SUFFIXES as TABLE_SUFFIXES
 
-EVIDENCE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".pdf", ".heic"}
+EVIDENCE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".pdf", ".heic"})
 MANAGERS = frozenset({MANAGER, ADMIN})
 CANCEL_WORDS = {"huy", "thoi", "cancel", "dung"}
 MISSING_SHOWN = 30
-
-
-def _tracking(ctx: Context) -> TrackingService:
-    return ctx.services.extras["tracking"]
-
-
-def _stats(ctx: Context) -> StatsService:
-    return ctx.services.extras["stats"]
 
 
 def _today(ctx: Context) -> date:
@@ -71,7 +63,9 @@ def _linked_reply(name: str, code: str) -> list[Reply]:
 
 def _on_contact(ctx: Context) -> list[Reply]:
     phone = ctx.msg.contact_phone or ""
-    staff = _tracking(ctx).link_by_phone(ctx.msg.channel, ctx.msg.user_id, ctx.msg.chat_id, phone)
+    staff = ctx.services.tracking.link_by_phone(
+        ctx.msg.channel, ctx.msg.user_id, ctx.msg.chat_id, phone
+    )
     return _linked_reply(staff.full_name, staff.code)
 
 
@@ -84,7 +78,7 @@ def _link(ctx: Context, args: str) -> list[Reply]:
                 "Mã liên kết do người quản lý đơn vị cấp (lệnh /taomalienket)."
             )
         ]
-    staff = _tracking(ctx).link_by_code(
+    staff = ctx.services.tracking.link_by_code(
         ctx.msg.channel, ctx.msg.user_id, ctx.msg.chat_id, parts[0], parts[1]
     )
     return _linked_reply(staff.full_name, staff.code)
@@ -94,7 +88,7 @@ def _issue_code(ctx: Context, args: str) -> list[Reply]:
     code = args.strip()
     if not code:
         return [Reply("Cách dùng: /taomalienket <mã nhân viên>")]
-    tracking = _tracking(ctx)
+    tracking = ctx.services.tracking
     staff = tracking.staff_by_code(code)
     secret = tracking.issue_link_code(ctx.actor, code)
     return [
@@ -115,7 +109,7 @@ class CompletionFlow(Flow):
         if not ctx.actor.is_linked:
             return link_prompt(ctx)
         ctx.flow, ctx.step, ctx.data = self.name, "course", {}
-        courses = _tracking(ctx).courses()
+        courses = ctx.services.tracking.courses()
         buttons = [[Button(c.name, f"{self.name}:course:{c.id}")] for c in courses[:10]]
         buttons.append([Button("Hủy", f"{self.name}:cancel")])
         return [
@@ -160,7 +154,7 @@ class CompletionFlow(Flow):
         )
 
     def _course(self, ctx: Context, payload: str) -> list[Reply]:
-        tracking = _tracking(ctx)
+        tracking = ctx.services.tracking
         if payload.startswith("course:"):
             course_id = int(payload.split(":", 1)[1])
             course = next(
@@ -259,7 +253,7 @@ class CompletionFlow(Flow):
     def _save(self, ctx: Context, evidence: str | None) -> list[Reply]:
         data = ctx.data
         assert ctx.actor.staff_id is not None
-        row, created = _tracking(ctx).log_completion(
+        row, created = ctx.services.tracking.log_completion(
             ctx.actor,
             ctx.actor.staff_id,
             CompletionInput(
@@ -291,8 +285,7 @@ class CompletionFlow(Flow):
 
 
 def _log(ctx: Context, args: str) -> list[Reply]:
-    flow = ctx.services.extras["registry"].flows["ghinhan"]
-    return flow.start(ctx, args)
+    return COMPLETION_FORM.start(ctx, args)
 
 
 # -- staff views ---------------------------------------------------------------------
@@ -300,7 +293,7 @@ def _progress(ctx: Context, _args: str) -> list[Reply]:
     if not ctx.actor.is_linked:
         return link_prompt(ctx)
     assert ctx.actor.staff_id is not None
-    tracking = _tracking(ctx)
+    tracking = ctx.services.tracking
     rows = tracking.my_completions(ctx.actor.staff_id)
     target = tracking.target_for(_today(ctx))
     lines = [f"Tiến độ của {ctx.actor.name} ({ctx.actor.staff_code}):"]
@@ -324,7 +317,7 @@ def _progress(ctx: Context, _args: str) -> list[Reply]:
 
 
 def _courses(ctx: Context, _args: str) -> list[Reply]:
-    courses = _tracking(ctx).courses()
+    courses = ctx.services.tracking.courses()
     if not courses:
         return [Reply("Danh mục khóa học đang trống.")]
     lines = ["Danh mục khóa học (gõ /ghinhan để khai báo khi hoàn thành):"]
@@ -344,7 +337,7 @@ def _parse_stats_args(args: str) -> tuple[str | None, str]:
 
 def _stats_cmd(ctx: Context, args: str) -> list[Reply]:
     unit_ref, by = _parse_stats_args(args)
-    stats = _stats(ctx)
+    stats = ctx.services.stats
     today = _today(ctx)
     total, rows = stats.overview(ctx.actor, unit_ref, by=by, as_of=today)
     lines = [
@@ -371,7 +364,9 @@ def _stats_cmd(ctx: Context, args: str) -> list[Reply]:
 
 def _missing_cmd(ctx: Context, args: str) -> list[Reply]:
     unit_ref = args.strip() or None
-    people, total = _stats(ctx).missing(ctx.actor, unit_ref, as_of=_today(ctx), limit=MISSING_SHOWN)
+    people, total = ctx.services.stats.missing(
+        ctx.actor, unit_ref, as_of=_today(ctx), limit=MISSING_SHOWN
+    )
     if not total:
         return [
             Reply("Tất cả nhân viên đang làm việc đã khai báo hoàn thành ít nhất một khóa học. 🎉")
@@ -392,7 +387,7 @@ def _missing_cmd(ctx: Context, args: str) -> list[Reply]:
 def _report_cmd(ctx: Context, args: str) -> list[Reply]:
     unit_ref = args.strip() or None
     today = _today(ctx)
-    data = build_xlsx(_stats(ctx), ctx.actor, unit_ref, as_of=today)
+    data = build_xlsx(ctx.services.stats, ctx.actor, unit_ref, as_of=today)
     name = f"bao-cao-hoan-thanh-{today.isoformat()}.xlsx"
     return [
         Reply(
@@ -405,7 +400,7 @@ def _report_cmd(ctx: Context, args: str) -> list[Reply]:
 
 
 def _pending_cmd(ctx: Context, _args: str) -> list[Reply]:
-    rows, total = _tracking(ctx).pending(ctx.actor, limit=5)
+    rows, total = ctx.services.tracking.pending(ctx.actor, limit=5)
     if not total:
         return [Reply("Không có khai báo nào đang chờ duyệt.")]
     replies = [
@@ -449,7 +444,7 @@ class RejectFlow(Flow):
         reason = ctx.msg.text.strip()
         if not reason:
             return [Reply("Hãy gõ lý do từ chối.")]
-        row = _tracking(ctx).reject(ctx.actor, int(ctx.data["id"]), reason)
+        row = ctx.services.tracking.reject(ctx.actor, int(ctx.data["id"]), reason)
         ctx.finish()
         return [
             Reply(
@@ -465,15 +460,15 @@ def _verdict(ctx: Context, rest: str) -> list[Reply]:
     if not ident.isdigit():
         raise UserError("Lựa chọn không hợp lệ.")
     if action == "ok":
-        row = _tracking(ctx).verify(ctx.actor, int(ident))
+        row = ctx.services.tracking.verify(ctx.actor, int(ident))
         return [
             Reply(f"Đã duyệt khai báo #{row.id} của {row.staff.full_name} ({row.course.name}).")
         ]
     if action == "no":
-        tracking = _tracking(ctx)
+        tracking = ctx.services.tracking
         with tracking.db.session() as session:
             tracking._completion_for(session, ctx.actor, int(ident))  # permission check first
-        return ctx.services.extras["registry"].flows["tuchoi"].start(ctx, ident)
+        return REJECT_FORM.start(ctx, ident)
     raise UserError("Lựa chọn không hợp lệ.")
 
 
@@ -484,7 +479,7 @@ def _roster_upload(ctx: Context) -> list[Reply] | None:
         return None
     if not ctx.actor.is_admin:
         return [Reply("Chỉ quản trị viên mới nhập được danh sách nhân viên hoặc đơn vị.")]
-    tracking = _tracking(ctx)
+    tracking = ctx.services.tracking
     try:
         report = import_staff(tracking, att.path, ctx.actor)
         kind = "nhân viên"
@@ -497,19 +492,24 @@ def _roster_upload(ctx: Context) -> list[Reply] | None:
     return [Reply(f"Tệp “{att.filename}” ({kind}):\n{report.summary_vi()}")]
 
 
+COMPLETION_FORM = CompletionFlow()
+REJECT_FORM = RejectFlow()
+
+
+def _link_hint(ctx: Context) -> list[Reply] | None:
+    """The greeting tells people who are not linked yet how to link."""
+    return None if ctx.actor.is_linked else link_prompt(ctx)
+
+
 def register(registry: Registry, services: Services) -> None:
-    tracking = TrackingService(services.db)
-    stats = StatsService(tracking)
-    services.identity = tracking
-    services.extras.update(
-        tracking=tracking,
-        stats=stats,
-        notifications=TrackingNotifications(tracking, stats, services.settings),
-        link_prompt=link_prompt,
+    """Tracking's part of the chat: identity, forms, commands, files, reminders."""
+    registry.provide_identity(services.tracking)
+    registry.add_notifications(
+        TrackingNotifications(services.tracking, services.stats, services.settings)
     )
-    services.extras.setdefault("registry", registry)
-    registry.add_flow(CompletionFlow())
-    registry.add_flow(RejectFlow())
+    registry.on_start(_link_hint)
+    registry.add_flow(COMPLETION_FORM)
+    registry.add_flow(REJECT_FORM)
     staff = frozenset({STAFF})
     for command in (
         Command(
@@ -584,4 +584,7 @@ def register(registry: Registry, services: Services) -> None:
         registry.add_command(command)
     registry.on_payload("vr", _verdict)
     registry.on_contact(_on_contact)
-    registry.on_attachment(_roster_upload)
+    registry.accept_uploads(
+        UploadKind("roster", "danh sách nhân viên/đơn vị", TABLE_SUFFIXES, _roster_upload)
+    )
+    registry.accept_uploads(UploadKind("certificate", "giấy chứng nhận", EVIDENCE_SUFFIXES))

@@ -9,15 +9,17 @@ for the people it touched, in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Update
+from sqlalchemy.sql import ColumnElement, Update
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from bot.tracking.models import REJECTED, VERIFIED, Completion, Staff
 
 
-def _earliest(*conditions):
+def _earliest(*conditions: ColumnElement[bool]) -> ScalarSelect[Any]:
     return (
         select(func.min(Completion.completed_on))
         .where(Completion.staff_id == Staff.id, *conditions)

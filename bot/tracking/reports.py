@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -78,7 +79,7 @@ def build_xlsx(
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
-    def header(ws, names: list[str]) -> None:
+    def header(ws: Any, names: list[str]) -> None:
         cells = []
         for name in names:
             cell = WriteOnlyCell(ws, value=name)

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Integer, case, func, literal, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from bot.core.actor import Actor
 from bot.errors import PermissionDenied, UserError
@@ -143,7 +144,7 @@ class Scope:
     all_units: list[Unit] = field(default_factory=list)
 
 
-def _path_filter(paths: list[str]):
+def _path_filter(paths: list[str]) -> ColumnElement[bool]:
     return or_(*(Unit.path.like(f"{p}%") for p in paths))
 
 

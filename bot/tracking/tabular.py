@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.errors import UserError
 from bot.text import normalize_name
 
-SUFFIXES = {".csv", ".xlsx", ".xlsm"}
+SUFFIXES = frozenset({".csv", ".xlsx", ".xlsm"})
 HEADER_SCAN_ROWS = 15
 
 

@@ -45,10 +45,10 @@ from telegram.ext import (
 
 from bot.channels.common import FLOOD_MESSAGE, EngineRunner, FloodGuard
 from bot.channels.telegram.render import CONTACT_BUTTON, Outgoing, render_reply
-from bot.core.actor import ADMIN, GUEST, MANAGER, STAFF, Actor, configured_admin
+from bot.core.actor import ADMIN, GUEST, MANAGER, STAFF, Actor
 from bot.core.engine import APOLOGY, Engine
 from bot.core.messages import Attachment, Incoming, Reply
-from bot.core.notifications import collect_due
+from bot.core.uploads import describe
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,21 +67,6 @@ FILE_RECEIVED = "📥 Đã nhận tệp “{name}”, đang xử lý…"
 
 Context = ContextTypes.DEFAULT_TYPE
 Clock = Callable[[], datetime]
-
-
-def accepted_suffixes() -> frozenset[str]:
-    """File types some core feature accepts (documents, rosters, certificate photos)."""
-    from bot.core.knowledge_commands import DOC_EXTENSIONS
-
-    suffixes = set(DOC_EXTENSIONS)
-    try:
-        from bot.tracking.commands import EVIDENCE_SUFFIXES
-        from bot.tracking.tabular import SUFFIXES as TABLE_SUFFIXES
-    except ImportError:  # tracking not installed
-        pass
-    else:
-        suffixes |= EVIDENCE_SUFFIXES | TABLE_SUFFIXES
-    return frozenset(suffixes)
 
 
 def _mb(size: int) -> str:
@@ -125,7 +110,7 @@ class TelegramAdapter:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.incoming_dir = settings.uploads_dir / "incoming"
         self.max_bytes = settings.max_upload_mb * BYTES_PER_MB
-        self.suffixes = accepted_suffixes()
+        self.suffixes = engine.registry.accepted_suffixes()
         # Commands last set in each private chat's menu (absent: the default menu).
         self._menus: dict[int, tuple[str, ...]] = {}
         self._default_menu: tuple[str, ...] = ()
@@ -188,9 +173,7 @@ class TelegramAdapter:
         self._menus[user_id] = names
 
     def _actor(self, user_id: str) -> Actor:
-        services = self.engine.services
-        is_admin = configured_admin(services.settings, CHANNEL, user_id)
-        return services.identity.resolve(CHANNEL, user_id, is_admin=is_admin)
+        return self.engine.actor(CHANNEL, user_id)
 
     def admin_ids(self) -> list[int]:
         ids = list(self.settings.telegram_admin_ids)
@@ -300,7 +283,7 @@ class TelegramAdapter:
     # -- reminders --------------------------------------------------------------------
     async def deliver_due(self, context: Context) -> None:
         """JobQueue callback: send what the core says is due now on Telegram."""
-        due = await self.runner.call(collect_due, self.engine.services, self.clock(), {CHANNEL})
+        due = await self.runner.call(self.engine.due_notifications, self.clock(), {CHANNEL})
         for note in due:
             # Personal messages go to the private chat (its id is the user id on
             # Telegram), never to a group the user happened to link from.
@@ -352,7 +335,7 @@ class TelegramAdapter:
         suffix = Path(name).suffix.lower()
         limit = self.settings.max_upload_mb
         if suffix not in self.suffixes:
-            kinds = ", ".join(sorted(s.lstrip(".").upper() for s in self.suffixes))
+            kinds = describe(self.suffixes)
             return None, FILE_WRONG_TYPE.format(name=name, kinds=kinds)
         if size is not None and size > self.max_bytes:
             return None, FILE_TOO_BIG.format(name=name, size=_mb(size), limit=limit)

@@ -23,7 +23,6 @@ from bot.channels.zalo.media import REFUSE_DOWNLOAD, Fetched
 from bot.channels.zalo.render import OutMedia, OutText, render_replies
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, Reply
-from bot.core.notifications import collect_due
 from bot.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -213,7 +212,7 @@ class ZaloAdapter(ABC):
     async def send_due(self, now: datetime | None = None) -> int:
         """Deliver the reminders/digests due now on this channel; how many were sent."""
         when = now or datetime.now(UTC)
-        notes = await self.runner.call(collect_due, self.services, when, {self.channel})
+        notes = await self.runner.call(self.engine.due_notifications, when, {self.channel})
         for note in notes:
             async with self._lock(note.user_id):
                 await self.deliver(note.chat_id or note.user_id, note.replies)

@@ -104,7 +104,10 @@ class ZaloBotAdapter(ZaloAdapter):
         self.poll_timeout = poll_timeout
         self.media = media or MediaStore()
         self.fetcher = AttachmentFetcher(
-            http, settings.uploads_dir / "incoming", settings.max_upload_mb
+            http,
+            settings.uploads_dir / "incoming",
+            settings.max_upload_mb,
+            engine.registry.accepted_suffixes(),
         )
         self.recent = RecentIds()
         self.server: WebServer | None = None

@@ -30,18 +30,17 @@ from urllib.parse import unquote, urlparse
 import httpx
 
 from bot.core.messages import Attachment, OutFile
+from bot.core.uploads import describe
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".tif", ".tiff"}
-BINARY_SUFFIXES = IMAGE_SUFFIXES | {".pdf", ".docx", ".xlsx", ".xlsm"}
-TEXT_SUFFIXES = {".csv", ".txt", ".md"}
-ALLOWED_SUFFIXES = BINARY_SUFFIXES | TEXT_SUFFIXES
+# How each suffix is recognised from its first bytes. Which suffixes are
+# accepted at all is the features' decision (``Registry.accepted_suffixes``).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".tif", ".tiff", ".bmp"})
+ZIP_SUFFIXES = frozenset({".docx", ".xlsx", ".xlsm"})
+BINARY_SUFFIXES = IMAGE_SUFFIXES | ZIP_SUFFIXES | {".pdf"}
 
-REFUSE_TYPE = (
-    "Tệp này không được nhận. Hãy gửi ảnh (JPG, PNG, WEBP, HEIC), tệp PDF, Word (DOCX), "
-    "Excel (XLSX) hoặc CSV."
-)
+REFUSE_TYPE = "Tệp này không được nhận. Chỉ nhận các loại tệp: {kinds}."
 REFUSE_SIZE = "Tệp quá lớn (tối đa {mb} MB). Hãy gửi tệp nhỏ hơn."
 REFUSE_DOWNLOAD = "Không tải được tệp bạn gửi. Vui lòng gửi lại sau ít phút."
 
@@ -60,6 +59,8 @@ def sniff_suffix(head: bytes) -> str | None:
         return ".tif"
     if head.startswith(b"%PDF-"):
         return ".pdf"
+    if head.startswith(b"BM"):
+        return ".bmp"
     if head.startswith(b"PK\x03\x04"):
         return ".zip"  # docx/xlsx/xlsm are zip containers
     return None
@@ -68,9 +69,9 @@ def sniff_suffix(head: bytes) -> str | None:
 def content_matches(suffix: str, head: bytes) -> bool:
     """True when the first bytes fit the claimed extension."""
     sniffed = sniff_suffix(head)
-    if suffix in TEXT_SUFFIXES:
-        return sniffed is None and b"\x00" not in head
-    if suffix in {".docx", ".xlsx", ".xlsm"}:
+    if suffix not in BINARY_SUFFIXES:  # text kinds: .txt .md .csv .html
+        return (sniffed is None or sniffed == ".bmp") and b"\x00" not in head
+    if suffix in ZIP_SUFFIXES:
         return sniffed == ".zip"
     if suffix in {".jpg", ".jpeg"}:
         return sniffed == ".jpg"
@@ -102,9 +103,13 @@ class Fetched:
 class AttachmentFetcher:
     """Downloads user attachments from Zalo's CDN with limits and type checks."""
 
-    def __init__(self, http: httpx.AsyncClient, folder: Path, max_mb: int) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, folder: Path, max_mb: int, accepted: frozenset[str]
+    ) -> None:
         self.http = http
         self.folder = folder
+        self.accepted = accepted
+        self.refuse_type = REFUSE_TYPE.format(kinds=describe(accepted))
         self.max_mb = max_mb
         self.max_bytes = max_mb * 1024 * 1024
 
@@ -118,8 +123,8 @@ class AttachmentFetcher:
             return Fetched(refusal=REFUSE_SIZE.format(mb=self.max_mb))
         name_hint = filename or urlparse(url).path
         suffix = Path(safe_filename(name_hint, "tep")).suffix.lower()
-        if filename and suffix not in ALLOWED_SUFFIXES:
-            return Fetched(refusal=REFUSE_TYPE)
+        if filename and suffix not in self.accepted:
+            return Fetched(refusal=self.refuse_type)
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"{uuid.uuid4().hex}.part"
         size = 0
@@ -152,17 +157,17 @@ class AttachmentFetcher:
         if size == 0:
             target.unlink(missing_ok=True)
             return Fetched(refusal=REFUSE_DOWNLOAD)
-        if not filename or suffix not in ALLOWED_SUFFIXES:
+        if not filename or suffix not in self.accepted:
             # An image event (no name) or a URL without a usable extension: name it by content.
             sniffed = sniff_suffix(head)
-            if sniffed not in IMAGE_SUFFIXES | {".pdf"}:
+            if sniffed not in (IMAGE_SUFFIXES | {".pdf"}) & self.accepted:
                 target.unlink(missing_ok=True)
-                return Fetched(refusal=REFUSE_TYPE)
+                return Fetched(refusal=self.refuse_type)
             suffix = sniffed or ".jpg"
             filename = f"anh-zalo{suffix}" if sniffed != ".pdf" else "tep-zalo.pdf"
         if not content_matches(suffix, head):
             target.unlink(missing_ok=True)
-            return Fetched(refusal=REFUSE_TYPE)
+            return Fetched(refusal=self.refuse_type)
         name = safe_filename(filename, f"tep{suffix}")
         final = target.with_name(f"{target.stem}-{name}")
         target.rename(final)

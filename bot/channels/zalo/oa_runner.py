@@ -143,7 +143,10 @@ class ZaloOAAdapter(ZaloAdapter):
         self.media = media or MediaStore()
         self.token_check_interval_s = token_check_interval_s
         self.fetcher = AttachmentFetcher(
-            http, settings.uploads_dir / "incoming", settings.max_upload_mb
+            http,
+            settings.uploads_dir / "incoming",
+            settings.max_upload_mb,
+            engine.registry.accepted_suffixes(),
         )
         self.server: WebServer | None = None
         self.port: int | None = None

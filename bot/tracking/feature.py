@@ -1,0 +1,23 @@
+"""Completion tracking as a feature: its chat part and its command-line part."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.core.registry import Registry
+from bot.core.services import Services
+from bot.tracking import cli, commands
+
+
+class TrackingFeature:
+    """Roster, linking, the completion form, statistics, reports and reminders."""
+
+    name = "tracking"
+
+    def register(self, registry: Registry, services: Services) -> None:
+        commands.register(registry, services)
+
+    def register_cli(
+        self, subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
+    ) -> None:
+        cli.register_cli(subcommands)
