@@ -9,71 +9,21 @@ database on the server named by ``HOCVUSO_TEST_PG_URL`` (set by
 from __future__ import annotations
 
 import io
-import os
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from bot.core.messages import Attachment, Incoming, Reply
+from bot.core.messages import Attachment
 from bot.core.services import Services
 from bot.errors import UserError
 from bot.tracking.roster import import_staff
 from tests.conftest import Province
-
-PG_URL = os.environ.get("HOCVUSO_TEST_PG_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_services(
-    request: pytest.FixtureRequest, make_services: Callable[..., Services]
-) -> Iterator[Services]:
-    if request.param == "sqlite":
-        yield make_services()
-        return
-    if not PG_URL:
-        pytest.skip("HOCVUSO_TEST_PG_URL not set")
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(PG_URL)
-    name = f"hocvuso_{uuid.uuid4().hex[:10]}"
-    admin = dict(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
-    with psycopg.connect(**admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    services = make_services(DATABASE_URL=url.set(database=name).render_as_string(False))
-    yield services
-    services.db.dispose()
-    with psycopg.connect(**admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def prov(db_services: Services, make_province: Callable[[Services], Province]) -> Province:
-    return make_province(db_services)
-
-
-class Chat:
-    """One user talking to the engine, as any channel would."""
-
-    def __init__(self, prov: Province, user: str, channel: str = "console") -> None:
-        self.engine, self.user, self.channel = prov.engine, user, channel
-
-    def say(self, text: str = "", *, payload: str | None = None, **kw: object) -> list[Reply]:
-        msg = Incoming(self.channel, self.user, chat_id=self.user, text=text, payload=payload, **kw)  # type: ignore[arg-type]
-        return self.engine.handle(msg)
-
-    def text(self, *args: object, **kw: object) -> str:
-        return "\n".join(r.text for r in self.say(*args, **kw))  # type: ignore[arg-type]
-
-
-def _staff_chat(prov: Province, code: str, user: str) -> Chat:
-    prov.link(code, "console", user)
-    return Chat(prov, user)
+from tests.tracking_support import *  # noqa: F403
+from tests.tracking_support import Chat, staff_chat
 
 
 # -- roster ---------------------------------------------------------------------------
@@ -156,7 +106,7 @@ def test_linking_by_contact_and_one_time_code(prov: Province) -> None:
     assert "Nguyễn Thị Lan" in stranger.text(contact_phone="+84912000001")
     assert "Tiến độ của Nguyễn Thị Lan" in stranger.text("/tiendo")
 
-    manager = _staff_chat(prov, "QL001", "m1")
+    manager = staff_chat(prov, "QL001", "m1")
     issued = manager.text("/taomalienket NV003")
     code = issued.split(": ")[1].split()[0]
     pharmacist = Chat(prov, "u3")
@@ -166,12 +116,12 @@ def test_linking_by_contact_and_one_time_code(prov: Province) -> None:
     assert "Phạm Thị Mai" in pharmacist.text(f"/link NV003 {code}")
     assert "không đúng" in Chat(prov, "u4").text(f"/lienket NV003 {code}")  # single use
     # A manager cannot issue codes for another unit's staff.
-    assert "đơn vị mình quản lý" in manager.text("/taomalienket NV004")
+    assert "trong các đơn vị bạn quản lý" in manager.text("/taomalienket NV004")
 
 
 # -- the completion form -----------------------------------------------------------------
 def test_completion_form_with_bad_dates_cancel_and_duplicate(prov: Province) -> None:
-    lan = _staff_chat(prov, "NV001", "u1")
+    lan = staff_chat(prov, "NV001", "u1")
     first = lan.say("/ghinhan")
     labels = [b.label for b in first[0].choices()]
     assert "Chuyển đổi số" in labels and "Hủy" in labels
@@ -203,7 +153,7 @@ def test_completion_form_with_bad_dates_cancel_and_duplicate(prov: Province) -> 
 
 
 def test_completion_form_typed_course_and_evidence(prov: Province, tmp_path: Path) -> None:
-    lan = _staff_chat(prov, "NV001", "u1")
+    lan = staff_chat(prov, "NV001", "u1")
     lan.say("ghi nhận hoàn thành")
     assert "Kỹ năng sử dụng bệnh án điện tử" in lan.text("Kỹ năng sử dụng bệnh án điện tử")
     lan.say("hôm nay")
@@ -226,11 +176,11 @@ def test_completion_form_typed_course_and_evidence(prov: Province, tmp_path: Pat
 
 # -- verification and permissions ---------------------------------------------------------
 def test_verify_and_reject_with_reason_told_to_staff(prov: Province) -> None:
-    hung = _staff_chat(prov, "NV002", "u2")
-    manager = _staff_chat(prov, "QL001", "m1")
+    hung = staff_chat(prov, "NV002", "u2")
+    manager = staff_chat(prov, "QL001", "m1")
     pending = manager.say("/duyet")
-    assert "1 khai báo" in pending[0].text and "Lê Văn Hùng" in pending[1].text
-    reject = next(b for b in pending[1].choices() if b.label.startswith("❌"))
+    assert "1 khai báo" in pending[0].text and "Lê Văn Hùng" in pending[0].text
+    reject = next(b for b in pending[0].choices() if b.label.startswith("❌"))
     assert "Lý do" in manager.text(payload=reject.payload)
     assert "Đã từ chối" in manager.text("Ảnh chứng nhận bị mờ")
     assert "bị từ chối" in hung.text("/tiendo") and "Ảnh chứng nhận bị mờ" in hung.text("/tiendo")
@@ -243,21 +193,21 @@ def test_verify_and_reject_with_reason_told_to_staff(prov: Province) -> None:
     hung.say("/ghinhan"), hung.say("1"), hung.say("10/03/2026"), hung.say(payload="ghinhan:skip")
     hung.say(payload="ghinhan:vneid:yes")
     hung.say(payload="ghinhan:skip")
-    approve = next(b for b in manager.say("/duyet")[1].choices() if b.label.startswith("✅"))
+    approve = next(b for b in manager.say("/duyet")[0].choices() if b.label.startswith("✅"))
     assert "Đã duyệt" in manager.text(payload=approve.payload)
     assert "đã duyệt" in hung.text("/tiendo")
 
 
 def test_managers_see_only_their_units_and_staff_only_themselves(prov: Province) -> None:
-    bv = _staff_chat(prov, "QL001", "m1")
-    ttyt = _staff_chat(prov, "QL002", "m2")
-    nurse = _staff_chat(prov, "NV001", "u1")
+    bv = staff_chat(prov, "QL001", "m1")
+    ttyt = staff_chat(prov, "QL002", "m2")
+    nurse = staff_chat(prov, "NV001", "u1")
     assert "Bệnh viện Đa khoa tỉnh" in bv.text("/thongke")
-    assert "đơn vị mình quản lý" in bv.text("/thongke TTYT-NL")
+    assert "trong các đơn vị bạn quản lý" in bv.text("/thongke TTYT-NL")
     assert "Hoàng Văn Nam" not in bv.text("/chuahoanthanh")
     assert "Hoàng Văn Nam" in ttyt.text("/chuahoanthanh")
     assert "Không có khai báo" in ttyt.text("/duyet")  # NV002's report is not theirs
-    assert "đơn vị mình quản lý" in ttyt.text(payload="vr:ok:1") or "quyền" in ttyt.text(
+    assert "trong các đơn vị bạn quản lý" in ttyt.text(payload="vr:ok:1") or "quyền" in ttyt.text(
         payload="vr:ok:1"
     )
     assert (
@@ -286,12 +236,14 @@ def test_statistics_match_hand_computed_numbers(prov: Province) -> None:
     tracking.verify("test", prov.tracking.my_completions(nam.id)[0].id)
 
     # Province, 28/06/2026: 7 active; done NV001, NV002, NV004 = 3; VNeID NV002, NV004 = 2;
-    # verified NV004 = 1; target 100% -> 4 more people in 2 days -> 2 per day.
+    # verified NV004 = 1; plan 2948 counts VNeID-confirmed people: 100% -> 5 more
+    # people in 2 days -> 3 per day.
     s = stats.summary(None, as_of=date(2026, 6, 28))
     assert (s.counts.active, s.counts.done, s.counts.vneid, s.counts.verified) == (7, 3, 2, 1)
     assert (s.pct_done, s.pct_vneid, s.pct_verified) == (42.9, 28.6, 14.3)
-    assert (s.target_pct, s.days_left, s.needed, s.per_day) == (100.0, 2, 4, 2)
-    assert "cần thêm 2 người mỗi ngày để đạt 100% trước 30/06/2026" in s.pace_vi()
+    assert (s.rule, s.counted, s.pct_counted) == ("vneid", 2, 28.6)
+    assert (s.target_pct, s.days_left, s.needed, s.per_day) == (100.0, 2, 5, 3)
+    assert "cần thêm 3 người mỗi ngày để đạt 100% trước 30/06/2026" in s.pace_vi()
     # Before NV004 finished; and 2025 uses plan 789's 90% target.
     assert stats.summary(None, as_of=date(2026, 6, 2)).counts.done == 2
     s2025 = stats.summary(None, as_of=date(2025, 12, 1))
@@ -301,7 +253,7 @@ def test_statistics_match_hand_computed_numbers(prov: Province) -> None:
     assert rows["Khoa Nội"].counts.done == 2 and rows["Khoa Nội"].pct_done == 100.0
     assert rows["Khoa Ngoại"].counts.active == 1 and rows["Khoa Ngoại"].counts.done == 0
     assert rows["Bệnh viện Đa khoa tỉnh (trực thuộc)"].counts.active == 1
-    assert "Đã quá hạn 30/06/2026 1 ngày" in rows["Khoa Ngoại"].pace_vi()
+    assert "Hạn 30/06/2026 đã qua 1 ngày" in rows["Khoa Ngoại"].pace_vi()
     jobs = {r.key: r for r in stats.breakdown(None, by="job", as_of=date(2026, 7, 1))}
     assert jobs["nurse"].counts.active == 2 and jobs["nurse"].counts.done == 1  # Lan; Hạnh not
     assert jobs["village_health_worker"].pct_done == 100.0
@@ -316,7 +268,7 @@ def test_statistics_match_hand_computed_numbers(prov: Province) -> None:
 
 
 def test_manager_stats_chart_and_xlsx_report(prov: Province) -> None:
-    manager = _staff_chat(prov, "QL001", "m1")
+    manager = staff_chat(prov, "QL001", "m1")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         replies = manager.say("/thongke")
@@ -327,13 +279,13 @@ def test_manager_stats_chart_and_xlsx_report(prov: Province) -> None:
     report = manager.say("/baocao")[0].document
     assert report is not None and report.filename.endswith(".xlsx")
     wb = load_workbook(io.BytesIO(report.data), read_only=True)
-    assert wb.sheetnames == ["Tổng hợp", "Chưa hoàn thành", "Đã khai báo"]
+    assert wb.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo"]
     summary = [r for r in wb["Tổng hợp"].iter_rows(values_only=True)]
     header = next(r for r in summary if r and r[0] == "Mã đơn vị")
     assert "Tỷ lệ hoàn thành (%)" in header
     noi = next(r for r in summary if r and r[0] == "BVDK-NOI")
     assert noi[2:5] == (2, 1, 50.0)
-    missing = [r for r in wb["Chưa hoàn thành"].iter_rows(values_only=True)]
+    missing = [r for r in wb["Chưa đạt"].iter_rows(values_only=True)]
     assert missing[0][:2] == ("Mã NV", "Họ và tên")
     assert {r[0] for r in missing[1:]} == {"NV001", "NV003", "QL001"}
     done = list(wb["Đã khai báo"].iter_rows(values_only=True))
@@ -365,17 +317,17 @@ def test_reminders_weekly_once_digest_and_quiet_hours(prov: Province) -> None:
 
 # -- admin upload and CLI ------------------------------------------------------------------
 def test_admin_roster_upload_in_chat(
-    make_services: Callable[..., Services],
+    make_db_services: Callable[..., Services],
     make_province: Callable[[Services], Province],
     tmp_path: Path,
 ) -> None:
-    prov = make_province(make_services(HOCVUSO_ADMIN_IDS="console:admin"))
+    prov = make_province(make_db_services(HOCVUSO_ADMIN_IDS="console:admin"))
     path = tmp_path / "bo-sung.xlsx"
     _messy_xlsx(path)
     admin = Chat(prov, "admin")
     text = admin.text(attachment=Attachment(path.name, path, path.stat().st_size))
     assert "thêm mới 4" in text and "Dòng 9 (NV105)" in text
-    staff = _staff_chat(prov, "NV001", "u1")
+    staff = staff_chat(prov, "NV001", "u1")
     assert "quản trị" in staff.text(attachment=Attachment(path.name, path, path.stat().st_size))
 
 
@@ -440,7 +392,7 @@ def test_demo_data_builds_a_realistic_province(
 
 def test_choices_can_be_typed_instead_of_numbered(prov: Province) -> None:
     """On Zalo and the console people often type the choice rather than its number."""
-    chat = _staff_chat(prov, "NV003", "mai")
+    chat = staff_chat(prov, "NV003", "mai")
     chat.say("/ghinhan")
     assert "Bước 2/5" in chat.text("bao ve du lieu ca nhan truc tuyen")
     assert "Bước 3/5" in chat.text("hom nay")

@@ -6,7 +6,7 @@ import argparse
 
 from bot.core.registry import Registry
 from bot.core.services import Services
-from bot.tracking import cli, commands
+from bot.tracking import chat, cli
 
 
 class TrackingFeature:
@@ -15,7 +15,7 @@ class TrackingFeature:
     name = "tracking"
 
     def register(self, registry: Registry, services: Services) -> None:
-        commands.register(registry, services)
+        chat.register(registry, services)
 
     def register_cli(
         self, subcommands: argparse._SubParsersAction[argparse.ArgumentParser]

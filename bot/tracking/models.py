@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -133,16 +134,41 @@ class Identity(Base):
 
 
 class LinkCode(Base):
-    """One-time code a manager issues so a staff member can link an account."""
+    """One-time code a manager issues so a staff member can link an account.
+
+    Stored as SHA-256 of a random per-code ``salt`` and the code. Issuing a new
+    code for a person revokes the earlier ones; ``by_admin`` records whether an
+    administrator issued it (only such codes may link a manager's record).
+    """
 
     __tablename__ = "link_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64), index=True)
+    salt: Mapped[str] = mapped_column(String(32), default="", server_default="")
     issued_by: Mapped[str] = mapped_column(String(120))
+    by_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LinkGuard(Base):
+    """Failed linking attempts per staff code (``kind="staff"``) and per
+    messenger account (``kind="account"``), kept in the database so that a
+    restart or a second worker does not reset them. ``locked_at`` is set at
+    the limit and cleared only by an administrator."""
+
+    __tablename__ = "link_guards"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_link_guards_kind_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(120))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Course(Base):
@@ -192,7 +218,12 @@ class Completion(Base):
 
 
 class Target(Base):
-    """Share of active staff that must be done by ``deadline`` (one per year)."""
+    """Share of active staff that must meet ``rule`` by ``deadline`` (one per year).
+
+    ``rule`` is what counts a person (see :mod:`bot.tracking.targets`):
+    ``done`` (a completion not rejected), ``vneid`` (one also confirmed on
+    VNeID, as plan 2948/KH-SYT requires) or ``verified`` (one a manager verified).
+    """
 
     __tablename__ = "targets"
 
@@ -200,6 +231,7 @@ class Target(Base):
     rate: Mapped[float] = mapped_column(Float)
     deadline: Mapped[date] = mapped_column(Date)
     source: Mapped[str | None] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(12), default="done", server_default="done")
 
 
 class AuditLog(Base):

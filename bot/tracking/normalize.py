@@ -94,16 +94,16 @@ _DATE_RE = re.compile(r"^(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{2}|\d{4})
 EARLIEST = date(2020, 1, 1)
 
 
-def parse_day(text: str, today: date) -> date:
-    """A completion date typed by a person: dd/mm/yyyy, "hôm nay", "hôm qua".
+def check_completion_day(value: date, today: date) -> date:
+    """A completion date must be real: not in the future, not before 2020."""
+    if value > today:
+        raise UserError("Ngày hoàn thành không thể ở tương lai. Hãy nhập lại.")
+    if value < EARLIEST:
+        raise UserError("Ngày này quá xa (trước năm 2020), có lẽ nhập nhầm năm. Hãy nhập lại.")
+    return value
 
-    Not in the future, not before 2020 (a typo, not a course).
-    """
-    key = normalize_name(text)
-    if key in _TODAY:
-        return today
-    if key in _YESTERDAY:
-        return today - timedelta(days=1)
+
+def _dmy(text: str) -> date:
     match = _DATE_RE.match(text.strip())
     if not match:
         raise UserError(
@@ -114,28 +114,43 @@ def parse_day(text: str, today: date) -> date:
     if year < 100:
         year += 2000
     try:
-        value = date(year, month, day)
+        return date(year, month, day)
     except ValueError:
         raise UserError(f"Ngày {text.strip()} không tồn tại. Hãy kiểm tra lại.") from None
-    if value > today:
-        raise UserError("Ngày hoàn thành không thể ở tương lai. Hãy nhập lại.")
-    if value < EARLIEST:
-        raise UserError("Ngày này quá xa, có lẽ nhập nhầm năm. Hãy nhập lại.")
-    return value
+
+
+def parse_day(text: str, today: date) -> date:
+    """A completion date typed by a person: dd/mm/yyyy, "hôm nay", "hôm qua".
+
+    Not in the future, not before 2020 (a typo, not a course).
+    """
+    key = normalize_name(text)
+    if key in _TODAY:
+        return today
+    if key in _YESTERDAY:
+        return today - timedelta(days=1)
+    return check_completion_day(_dmy(text), today)
 
 
 def parse_iso_or_vi(text: str) -> date:
-    """A date on the command line: 2026-03-05 or 05/03/2026."""
+    """A date on the command line: 2026-03-05 or 05/03/2026 (UserError otherwise)."""
     text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").date()
+        except ValueError:
+            raise UserError(f"Ngày {text} không tồn tại. Hãy kiểm tra lại.") from None
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        pass
-    match = _DATE_RE.match(text)
-    if not match:
-        raise ValueError(f"bad date {text!r}: use YYYY-MM-DD or DD/MM/YYYY")
-    day, month, year = (int(g) for g in match.groups())
-    return date(year + 2000 if year < 100 else year, month, day)
+        value = _dmy(text)
+    except UserError as exc:
+        if "không tồn tại" in exc.message:
+            raise
+        raise UserError(
+            f"Ngày “{text}” chưa đúng dạng: dùng NNNN-TT-NN hoặc NN/TT/NNNN (ví dụ 05/03/2026)."
+        ) from None
+    if not 2000 <= value.year <= 2100:
+        raise UserError(f"Năm {value.year} không hợp lệ.")
+    return value
 
 
 def yes_no(text: str) -> bool | None:

@@ -22,7 +22,8 @@ from bot.settings import Settings
 from bot.tracking.models import Identity, Outbox, Staff, UnitManager
 from bot.tracking.normalize import vi_date
 from bot.tracking.service import TrackingService
-from bot.tracking.stats import StatsService
+from bot.tracking.stats import RULE_COLUMNS, StatsService
+from bot.tracking.targets import rule_of
 
 
 def period_key(today: date, deadline: date | None) -> str:
@@ -59,26 +60,35 @@ class TrackingNotifications:
     def _queue_reminders(self, today: date) -> None:
         target = self.tracking.target_for(today)
         deadline = target.deadline if target else None
+        rule = rule_of(target.rule if target else None)
+        column = RULE_COLUMNS[rule.key]
         period = period_key(today, deadline)
         with self.tracking.db.session() as session:
             staff = session.execute(
-                select(Staff.id, Staff.full_name)
+                select(Staff.id, Staff.full_name, Staff.done_on)
                 .join(Identity, Identity.staff_id == Staff.id)
-                .where(Staff.active.is_(True), Staff.done_on.is_(None))
+                .where(Staff.active.is_(True), column.is_(None))
                 .distinct()
             ).all()
-        for staff_id, name in staff:
+        for staff_id, name, done_on in staff:
             if deadline is None:
                 when = "theo kế hoạch của đơn vị"
             elif deadline >= today:
                 when = f"trước ngày {vi_date(deadline)} ({(deadline - today).days} ngày nữa)"
             else:
                 when = f"sớm nhất có thể (hạn {vi_date(deadline)} đã qua)"
-            text = (
-                f"⏰ Chào {name}, bạn chưa ghi nhận khóa học nào trên nền tảng "
-                f"“Bình dân học vụ số”. Mỗi nhân viên cần hoàn thành ít nhất 01 khóa học {when}.\n"
-                "Khi học xong, gõ /ghinhan để khai báo; gõ câu hỏi nếu cần hướng dẫn cách học."
-            )
+            if done_on is None:
+                text = (
+                    f"⏰ Chào {name}, bạn chưa ghi nhận khóa học nào trên nền tảng "
+                    f"“Bình dân học vụ số”. Yêu cầu: {rule.long_vi}, {when}.\n"
+                    "Khi học xong, gõ /ghinhan để khai báo; gõ câu hỏi nếu cần hướng dẫn cách học."
+                )
+            else:
+                text = (
+                    f"⏰ Chào {name}, khóa học bạn khai báo {rule.lacking_vi or 'chưa đạt'}. "
+                    f"Yêu cầu: {rule.long_vi}, {when}.\n"
+                    "Khi đã xong, gõ /ghinhan và khai lại khóa học để cập nhật."
+                )
             self._queue(f"remind:{staff_id}:{period}", staff_id, "reminder", text)
 
     def _queue_digests(self, today: date) -> None:
@@ -105,8 +115,9 @@ class TrackingNotifications:
             text = (
                 f"📊 Tổng hợp tuần — {summary.label}: {summary.counts.done}/"
                 f"{summary.counts.active} nhân viên đã hoàn thành ({summary.pct_done:g}%), "
-                f"VNeID {summary.pct_vneid:g}%, đã duyệt {summary.pct_verified:g}%.\n"
-                f"{summary.pace_vi()}\n"
+                f"VNeID {summary.pct_vneid:g}%, đã duyệt {summary.pct_verified:g}%; "
+                f"đạt tiêu chí {summary.counted} người ({summary.pct_counted:g}%).\n"
+                f"{summary.pace_vi()}\n{summary.rule_vi()}\n"
                 f"Chờ duyệt: {pending}. Gõ /thongke, /chuahoanthanh hoặc /duyet để xem chi tiết."
             )
             self._queue(key, staff_id, "digest", text)

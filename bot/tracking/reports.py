@@ -1,8 +1,9 @@
-"""XLSX report and PNG chart for managers (Vietnamese headers and labels).
+"""The XLSX report managers open on their own computer (Vietnamese headers).
 
-The workbook is written in openpyxl's write-only mode so a province of
-100,000 staff fits in seconds and little memory. The chart uses DejaVu Sans,
-which matplotlib ships and which has every Vietnamese glyph.
+Streamed with openpyxl's write-only mode: rows go to the file as they are
+read (``yield_per``), so a province of 100,000 staff costs seconds and little
+memory. Every text cell that comes from a person or a roster passes
+:func:`bot.tracking.safe_text.cell_text`, so it can never become a formula.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from sqlalchemy import or_, select
 from bot.core.actor import Actor
 from bot.tracking.models import JOB_GROUPS, STATUS_VI, Completion, Course, Staff, Unit
 from bot.tracking.normalize import vi_date
-from bot.tracking.stats import Stats, StatsService
+from bot.tracking.safe_text import cell_text
+from bot.tracking.stats import RULE_COLUMNS, Stats, StatsService, lacking_vi
+from bot.tracking.targets import DEFAULT_RULE, rule_of
 
 SUMMARY_HEADERS = [
     "Mã đơn vị",
@@ -24,13 +27,25 @@ SUMMARY_HEADERS = [
     "Số nhân viên đang làm việc",
     "Đã hoàn thành ≥1 khóa",
     "Tỷ lệ hoàn thành (%)",
-    "Chỉ tiêu (%)",
     "Đã xác nhận VNeID (%)",
     "Đã được duyệt (%)",
+    "Đạt tiêu chí (người)",
+    "Tỷ lệ đạt tiêu chí (%)",
+    "Chỉ tiêu (%)",
+    "Đạt đúng hạn (người)",
+    "Đạt sau hạn (người)",
     "Còn thiếu (người)",
     "Tiến độ",
 ]
-MISSING_HEADERS = ["Mã NV", "Họ và tên", "Đơn vị", "Chức danh", "Nhóm chức danh", "Số điện thoại"]
+MISSING_HEADERS = [
+    "Mã NV",
+    "Họ và tên",
+    "Đơn vị",
+    "Chức danh",
+    "Nhóm chức danh",
+    "Số điện thoại",
+    "Còn thiếu",
+]
 COMPLETION_HEADERS = [
     "Mã NV",
     "Họ và tên",
@@ -40,21 +55,38 @@ COMPLETION_HEADERS = [
     "Mã chứng nhận",
     "Xác nhận VNeID",
     "Trạng thái",
+    "Đúng hạn",
     "Người duyệt",
     "Lý do từ chối",
 ]
+SHEETS = ("Tổng hợp", "Chưa đạt", "Đã khai báo")
+
+
+def reviewer_vi(label: str | None) -> str:
+    """A stored reviewer as a manager reads it (older rows stored "cli")."""
+    if not label:
+        return ""
+    if label == "cli":
+        return "Quản trị viên (dòng lệnh)"
+    if label == "demo":
+        return "Dữ liệu mẫu"
+    return label
 
 
 def _summary_row(s: Stats) -> list[object]:
     return [
-        s.unit_code or "",
-        s.label,
+        cell_text(s.unit_code),
+        cell_text(s.label),
         s.counts.active,
         s.counts.done,
         s.pct_done,
-        s.target_pct,
         s.pct_vneid,
         s.pct_verified,
+        s.counted,
+        s.pct_counted,
+        s.target_pct,
+        s.on_time,
+        s.late,
         s.needed,
         s.pace_vi(),
     ]
@@ -67,7 +99,7 @@ def build_xlsx(
     *,
     as_of: date | None = None,
 ) -> bytes:
-    """Three sheets: summary per unit, not-yet-done staff, every completion."""
+    """Three sheets: summary per unit and job group, staff not counted yet, every completion."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -76,6 +108,8 @@ def build_xlsx(
     scope = stats.scope(actor, unit_ref)
     total, rows = stats.overview(actor, unit_ref, as_of=as_of)
     jobs = stats.breakdown(actor, unit_ref, by="job", as_of=as_of)
+    target = total.target
+    rule = target.rule if target else DEFAULT_RULE
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
@@ -87,9 +121,10 @@ def build_xlsx(
             cells.append(cell)
         ws.append(cells)
 
-    ws = wb.create_sheet("Tổng hợp")
-    ws.append([f"Báo cáo hoàn thành khóa học Bình dân học vụ số — {scope.label}"])
+    ws = wb.create_sheet(SHEETS[0])
+    ws.append([cell_text(f"Báo cáo hoàn thành khóa học Bình dân học vụ số — {scope.label}")])
     ws.append([f"Số liệu đến ngày {vi_date(as_of)}. {total.pace_vi()}"])
+    ws.append([total.rule_vi()])
     ws.append([])
     header(ws, SUMMARY_HEADERS)
     for s in [*rows, total]:
@@ -102,28 +137,54 @@ def build_xlsx(
     ws.append(
         [
             "Ghi chú: “Đã hoàn thành” là nhân viên đang làm việc có ít nhất một khóa học "
-            "được khai báo (chờ duyệt hoặc đã duyệt) đến ngày báo cáo; mỗi người chỉ tính một lần."
+            "được khai báo (chờ duyệt hoặc đã duyệt) đến ngày báo cáo; mỗi người chỉ tính một lần. "
+            f"“Đạt tiêu chí”: {rule_of(rule).long_vi}. “Đạt sau hạn”: đạt tiêu chí sau hạn "
+            "của chỉ tiêu, không tính là đạt đúng hạn."
         ]
     )
 
     paths = [u.path for u in scope.units]
-    ws = wb.create_sheet("Chưa hoàn thành")
+    in_scope = or_(*(Unit.path.like(f"{p}%") for p in paths))
+    column = RULE_COLUMNS[rule]
+    ws = wb.create_sheet(SHEETS[1])
     header(ws, MISSING_HEADERS)
-    missing, _ = stats.missing(actor, unit_ref, as_of=as_of, limit=None)
-    for staff, unit in missing:
-        ws.append(
-            [
-                staff.code,
-                staff.full_name,
-                unit.name,
-                staff.title or "",
-                JOB_GROUPS.get(staff.job_group, ""),
-                staff.phone or "",
-            ]
+    with stats.tracking.db.session() as session:
+        missing = (
+            select(
+                Staff.code,
+                Staff.full_name,
+                Unit.name,
+                Staff.title,
+                Staff.job_group,
+                Staff.phone,
+                Staff.done_on,
+            )
+            .join(Unit, Unit.id == Staff.unit_id)
+            .where(
+                Staff.active.is_(True),
+                or_(column.is_(None), column > as_of),
+                in_scope,
+            )
+            .order_by(Unit.path, Staff.full_name, Staff.code)
+            .execution_options(yield_per=5000)
         )
+        for code, name, unit_name, title, group, phone, done_on in session.execute(missing):
+            lacking = lacking_vi(done_on, rule, as_of)
+            ws.append(
+                [
+                    cell_text(code),
+                    cell_text(name),
+                    cell_text(unit_name),
+                    cell_text(title),
+                    JOB_GROUPS.get(group, ""),
+                    cell_text(phone),
+                    lacking,
+                ]
+            )
 
-    ws = wb.create_sheet("Đã khai báo")
+    ws = wb.create_sheet(SHEETS[2])
     header(ws, COMPLETION_HEADERS)
+    deadline = target.deadline if target else None
     with stats.tracking.db.session() as session:
         query = (
             select(
@@ -142,72 +203,29 @@ def build_xlsx(
             .join(Staff, Staff.id == Completion.staff_id)
             .join(Unit, Unit.id == Staff.unit_id)
             .join(Course, Course.id == Completion.course_id)
-            .where(or_(*(Unit.path.like(f"{p}%") for p in paths)), Completion.completed_on <= as_of)
-            .order_by(Unit.path, Staff.full_name, Completion.completed_on)
+            .where(in_scope, Staff.active.is_(True), Completion.completed_on <= as_of)
+            .order_by(Unit.path, Staff.full_name, Staff.code, Completion.completed_on)
             .execution_options(yield_per=5000)
         )
+        statuses = dict(STATUS_VI)
         for code, name, unit_name, course, day, cert, vneid, status, by, reason in session.execute(
             query
         ):
             ws.append(
                 [
-                    code,
-                    name,
-                    unit_name,
-                    course,
+                    cell_text(code),
+                    cell_text(name),
+                    cell_text(unit_name),
+                    cell_text(course),
                     vi_date(day),
-                    cert or "",
+                    cell_text(cert),
                     "Có" if vneid else "Không",
-                    STATUS_VI.get(status, status),
-                    by or "",
-                    reason or "",
+                    statuses.get(status, status),
+                    "" if deadline is None else ("Muộn" if day > deadline else "Đúng hạn"),
+                    cell_text(reviewer_vi(by)),
+                    cell_text(reason),
                 ]
             )
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
-
-
-def build_chart(rows: list[Stats], title: str) -> bytes:
-    """Horizontal bars of % done per unit with the target as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = rows[:40]  # beyond that a phone screen shows nothing readable
-    height = max(2.5, 0.42 * len(rows) + 1.4)
-    fig, ax = plt.subplots(figsize=(8, height), dpi=110)
-    try:
-        labels = [r.label if len(r.label) <= 38 else r.label[:36] + "…" for r in rows][::-1]
-        values = [r.pct_done for r in rows][::-1]
-        target = next((r.target_pct for r in rows if r.target_pct is not None), None)
-        colors = ["#2e7d32" if target is not None and v >= target else "#1565c0" for v in values]
-        bars = ax.barh(labels, values, color=colors)
-        for bar, value in zip(bars, values, strict=True):
-            ax.text(
-                min(value + 1, 101),
-                bar.get_y() + bar.get_height() / 2,
-                f"{value:g}%",
-                va="center",
-                fontsize=8,
-            )
-        if target is not None:
-            ax.axvline(
-                target,
-                color="#c62828",
-                linestyle="--",
-                linewidth=1.5,
-                label=f"Chỉ tiêu {target:g}%",
-            )
-            ax.legend(loc="lower right", fontsize=8)
-        ax.set_xlim(0, 110)
-        ax.set_xlabel("Tỷ lệ nhân viên đã hoàn thành ít nhất một khóa học (%)")
-        ax.set_title(title, fontsize=10)
-        ax.tick_params(axis="y", labelsize=8)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)

@@ -4,9 +4,11 @@ Definitions (shown to managers in the report's notes):
 - active staff: the active roster of the unit and every unit under it;
 - done: active staff with at least one completion not rejected, on or before
   the date (one person counts once however many courses they finish);
-- VNeID-confirmed: done and at least one such completion confirmed on VNeID;
+- VNeID-confirmed: at least one such completion also confirmed on VNeID;
 - verified: at least one completion a manager verified;
-- target: the year's share and deadline (``targets`` table).
+- counted: the people the year's target rule counts (done, VNeID-confirmed
+  or verified: :mod:`bot.tracking.targets`); the target is a share of the
+  active staff counted by the deadline. Counted after the deadline is "late".
 
 One grouped query returns counts per (unit, job group); everything above a
 unit is summed in Python along the materialised unit paths.
@@ -29,6 +31,9 @@ from bot.errors import PermissionDenied, UserError
 from bot.tracking.models import JOB_GROUPS, Staff, Unit
 from bot.tracking.normalize import vi_date
 from bot.tracking.service import TrackingService
+from bot.tracking.targets import DEFAULT_RULE, TargetView, rule_of
+
+RULE_COLUMNS = {"done": Staff.done_on, "vneid": Staff.vneid_on, "verified": Staff.verified_on}
 
 
 @dataclass
@@ -37,12 +42,17 @@ class Counts:
     done: int = 0
     vneid: int = 0
     verified: int = 0
+    on_time: int = 0  # counted under the target's rule by the deadline
 
     def add(self, other: Counts) -> None:
         self.active += other.active
         self.done += other.done
         self.vneid += other.vneid
         self.verified += other.verified
+        self.on_time += other.on_time
+
+    def by_rule(self, rule: str) -> int:
+        return int(getattr(self, rule))
 
 
 def _pct(part: int, whole: int) -> float:
@@ -56,12 +66,38 @@ class Stats:
     label: str
     as_of: date
     counts: Counts
-    target_rate: float | None = None
-    deadline: date | None = None
-    target_source: str | None = None
+    target: TargetView | None = None
     unit_code: str | None = None
     key: str | None = None
 
+    # -- the target --------------------------------------------------------------
+    @property
+    def rule(self) -> str:
+        return self.target.rule if self.target else DEFAULT_RULE
+
+    @property
+    def target_rate(self) -> float | None:
+        return self.target.rate if self.target else None
+
+    @property
+    def deadline(self) -> date | None:
+        return self.target.deadline if self.target else None
+
+    @property
+    def target_source(self) -> str | None:
+        return self.target.source if self.target else None
+
+    @property
+    def target_pct(self) -> float | None:
+        return None if self.target_rate is None else round(100 * self.target_rate, 1)
+
+    def rule_vi(self) -> str:
+        """The sentence every screen shows under its figures."""
+        if self.target is None:
+            return f"Tiêu chí: {rule_of(self.rule).long_vi} (chưa đặt chỉ tiêu cho năm này)."
+        return self.target.describe_vi()
+
+    # -- figures -----------------------------------------------------------------
     @property
     def pct_done(self) -> float:
         return _pct(self.counts.done, self.counts.active)
@@ -75,16 +111,42 @@ class Stats:
         return _pct(self.counts.verified, self.counts.active)
 
     @property
-    def target_pct(self) -> float | None:
-        return None if self.target_rate is None else round(100 * self.target_rate, 1)
+    def counted(self) -> int:
+        """People who meet the target's rule (on or before ``as_of``)."""
+        return self.counts.by_rule(self.rule)
+
+    @property
+    def pct_counted(self) -> float:
+        return _pct(self.counted, self.counts.active)
+
+    @property
+    def deadline_passed(self) -> bool:
+        return self.deadline is not None and self.as_of > self.deadline
+
+    @property
+    def on_time(self) -> int:
+        """Counted by the deadline (all of ``counted`` while it has not passed)."""
+        return self.counts.on_time if self.deadline_passed else self.counted
+
+    @property
+    def late(self) -> int:
+        """Counted only after the deadline."""
+        return self.counted - self.on_time
+
+    def _goal(self) -> int:
+        assert self.target_rate is not None
+        return math.ceil(self.target_rate * self.counts.active - 1e-9)
 
     @property
     def needed(self) -> int:
-        """People still to finish to reach the target (0 when reached)."""
+        """People still to meet the rule to reach the target (0 when reached)."""
         if self.target_rate is None:
             return 0
-        goal = math.ceil(self.target_rate * self.counts.active - 1e-9)
-        return max(goal - self.counts.done, 0)
+        return max(self._goal() - self.counted, 0)
+
+    @property
+    def reached_on_time(self) -> bool:
+        return self.target_rate is not None and self.on_time >= self._goal()
 
     @property
     def days_left(self) -> int | None:
@@ -102,19 +164,33 @@ class Stats:
             return "Chưa đặt chỉ tiêu cho năm này."
         goal = f"{self.target_pct:g}%"
         deadline = vi_date(self.deadline)
-        if not self.needed:
-            return f"Đã đạt chỉ tiêu {goal} (hạn {deadline})."
         days = self.days_left or 0
-        if days < 0:
+        if not self.deadline_passed:
+            if not self.needed:
+                return f"Đã đạt chỉ tiêu {goal} (hạn {deadline})."
+            if days == 0:
+                return f"Hôm nay là hạn cuối ({deadline}); còn thiếu {self.needed} người để đạt {goal}."
             return (
-                f"Đã quá hạn {deadline} {-days} ngày; còn thiếu {self.needed} người để đạt {goal}."
+                f"Còn {days} ngày; cần thêm {self.per_day} người mỗi ngày "
+                f"để đạt {goal} trước {deadline}."
             )
-        return (
-            f"Còn {days} ngày; cần thêm {self.per_day} người mỗi ngày "
-            f"để đạt {goal} trước {deadline}."
-        )
+        if self.reached_on_time:
+            return f"Đã đạt chỉ tiêu {goal} đúng hạn {deadline}."
+        parts = [
+            f"Hạn {deadline} đã qua {-days} ngày: đến hạn đạt "
+            f"{_pct(self.on_time, self.counts.active):g}% ({self.on_time}/{self.counts.active} "
+            f"người), chưa đạt chỉ tiêu {goal}."
+        ]
+        if self.late:
+            parts.append(f"{self.late} người hoàn thành muộn (sau hạn).")
+        if self.needed:
+            parts.append(f"Hiện còn thiếu {self.needed} người.")
+        else:
+            parts.append("Hiện đã đủ số người nhưng là muộn.")
+        return " ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
+        """Stable English keys (documented in the README for ``--json``)."""
         return {
             "label": self.label,
             "unit_code": self.unit_code,
@@ -127,8 +203,15 @@ class Stats:
             "pct_done": self.pct_done,
             "pct_vneid": self.pct_vneid,
             "pct_verified": self.pct_verified,
+            "rule": self.rule,
+            "counted": self.counted,
+            "pct_counted": self.pct_counted,
+            "on_time": self.on_time,
+            "late": self.late,
             "target_pct": self.target_pct,
+            "target_source": self.target_source,
             "deadline": self.deadline.isoformat() if self.deadline else None,
+            "deadline_passed": self.deadline_passed,
             "days_left": self.days_left,
             "needed": self.needed,
             "per_day": self.per_day,
@@ -155,25 +238,30 @@ def counts_by_unit_job(
     job: str | None = None,
     *,
     by_job: bool = True,
+    target: TargetView | None = None,
 ) -> dict[tuple[int, str], Counts]:
     """Counts per (unit id, job group) for active staff under ``paths``.
 
     With ``by_job=False`` every group is ``""``: one row per unit, which is all
     the per-unit views need (500 rows instead of ~3,000 for a province).
+    ``on_time`` counts the target's rule by its deadline (or ``as_of`` if earlier).
     """
     group = Staff.job_group if by_job else literal("")
+    rule_column = RULE_COLUMNS[target.rule if target else DEFAULT_RULE]
+    cutoff = min(as_of, target.deadline) if target else as_of
 
-    def counted(column: Any) -> Any:
-        return func.coalesce(func.sum(case((column <= as_of, 1), else_=0)), 0).cast(Integer)
+    def counted(column: Any, day: date) -> Any:
+        return func.coalesce(func.sum(case((column <= day, 1), else_=0)), 0).cast(Integer)
 
     query = (
         select(
             Staff.unit_id,
             group,
             func.count(Staff.id),
-            counted(Staff.done_on),
-            counted(Staff.vneid_on),
-            counted(Staff.verified_on),
+            counted(Staff.done_on, as_of),
+            counted(Staff.vneid_on, as_of),
+            counted(Staff.verified_on, as_of),
+            counted(rule_column, cutoff),
         )
         # A semi-join on unit ids (not a join) lets the database read the
         # counts from the covering staff index alone.
@@ -186,9 +274,16 @@ def counts_by_unit_job(
     if job:
         query = query.where(Staff.job_group == job)
     return {
-        (unit_id, group): Counts(int(a), int(d), int(v), int(ver))
-        for unit_id, group, a, d, v, ver in session.execute(query)
+        (unit_id, group): Counts(int(a), int(d), int(v), int(ver), int(ot))
+        for unit_id, group, a, d, v, ver, ot in session.execute(query)
     }
+
+
+def lacking_vi(done_on: date | None, rule: str, as_of: date) -> str:
+    """What a person not counted still has to do (for the not-done lists)."""
+    if done_on is None or done_on > as_of:
+        return "chưa khai báo khóa học nào"
+    return rule_of(rule).lacking_vi or "chưa đạt"
 
 
 class StatsService:
@@ -200,53 +295,52 @@ class StatsService:
     def scope(self, actor: Actor | None, unit_ref: str | None = None) -> Scope:
         """Units to report on: the one asked for (if visible) or the actor's own."""
         tracking = self.tracking
+        if actor is not None and not actor.is_manager:
+            raise PermissionDenied("Chỉ người quản lý đơn vị mới xem được thống kê.")
         if unit_ref:
-            unit = tracking.unit_by_ref(unit_ref)
-            if actor is not None and not tracking.can_see_unit(actor, unit):
-                raise PermissionDenied("Bạn chỉ xem được thống kê của đơn vị mình quản lý.")
-            units = [unit]
+            visible_to = None if actor is None or actor.is_admin else actor
+            units = [tracking.unit_by_ref(unit_ref, visible_to)]
         elif actor is None:
             units = tracking.root_units()
         else:
-            if not actor.is_manager:
-                raise PermissionDenied("Chỉ người quản lý đơn vị mới xem được thống kê.")
             units = tracking.default_units(actor)
         if not units:
-            raise UserError("Chưa có đơn vị nào. Hãy nhập danh mục đơn vị trước.")
+            raise UserError(
+                "Chưa có đơn vị nào. Hãy nhập danh mục đơn vị trước (hocvuso units import)."
+            )
         label = units[0].name if len(units) == 1 else "Các đơn vị được giao"
         return Scope(units=units, label=label, all_units=tracking.units())
 
-    def _target(self, as_of: date) -> tuple[float | None, date | None, str | None]:
-        target = self.tracking.target_for(as_of)
-        if target is None:
-            return None, None, None
-        return target.rate, target.deadline, target.source
+    def target(self, as_of: date) -> TargetView | None:
+        return self.tracking.target_for(as_of)
 
     def _counts(
         self,
-        actor: Actor | None,
-        unit_ref: str | None,
+        scope: Scope,
         as_of: date,
         job: str | None,
+        target: TargetView | None,
         *,
         by_job: bool = True,
-    ) -> tuple[Scope, dict[tuple[int, str], Counts]]:
-        scope = self.scope(actor, unit_ref)
+    ) -> dict[tuple[int, str], Counts]:
         paths = [u.path for u in scope.units]
         with self.tracking.db.session() as session:
-            rows = counts_by_unit_job(session, paths, as_of, job, by_job=by_job)
-        return scope, rows
+            return counts_by_unit_job(session, paths, as_of, job, by_job=by_job, target=target)
 
     def _total(
-        self, scope: Scope, rows: dict[tuple[int, str], Counts], as_of: date, job: str | None
+        self,
+        scope: Scope,
+        rows: dict[tuple[int, str], Counts],
+        as_of: date,
+        job: str | None,
+        target: TargetView | None,
     ) -> Stats:
         total = Counts()
         for counts in rows.values():
             total.add(counts)
-        rate, deadline, source = self._target(as_of)
         code = scope.units[0].code if len(scope.units) == 1 else None
         label = scope.label + (f" — {JOB_GROUPS[job]}" if job else "")
-        return Stats(label, as_of, total, rate, deadline, source, unit_code=code)
+        return Stats(label, as_of, total, target, unit_code=code)
 
     def summary(
         self,
@@ -282,25 +376,32 @@ class StatsService:
     ) -> tuple[Stats, list[Stats]]:
         """:meth:`summary` and :meth:`breakdown` from one query (what a manager's
         statistics screen shows: 100,000 staff are counted once, not twice)."""
+        if by not in ("unit", "job"):
+            raise UserError("Chỉ thống kê theo đơn vị (unit) hoặc nhóm chức danh (job).")
         as_of = as_of or date.today()
-        scope, rows = self._counts(actor, unit_ref, as_of, job, by_job=by == "job")
-        return self._total(scope, rows, as_of, job), self._split(scope, rows, by, as_of)
+        scope = self.scope(actor, unit_ref)
+        target = self.target(as_of)
+        rows = self._counts(scope, as_of, job, target, by_job=by == "job")
+        total = self._total(scope, rows, as_of, job, target)
+        return total, self._split(scope, rows, by, as_of, target)
 
     def _split(
-        self, scope: Scope, rows: dict[tuple[int, str], Counts], by: str, as_of: date
+        self,
+        scope: Scope,
+        rows: dict[tuple[int, str], Counts],
+        by: str,
+        as_of: date,
+        target: TargetView | None,
     ) -> list[Stats]:
-        rate, deadline, source = self._target(as_of)
         if by == "job":
             per_job: dict[str, Counts] = defaultdict(Counts)
             for (_unit, group), counts in rows.items():
                 per_job[group].add(counts)
             return [
-                Stats(JOB_GROUPS[g], as_of, per_job[g], rate, deadline, source, key=g)
+                Stats(JOB_GROUPS[g], as_of, per_job[g], target, key=g)
                 for g in JOB_GROUPS
                 if g in per_job
             ]
-        if by != "unit":
-            raise UserError("Chỉ thống kê theo đơn vị (unit) hoặc nhóm chức danh (job).")
         path_of = {u.id: u.path for u in scope.all_units}
         children_of: dict[int | None, list[Unit]] = defaultdict(list)
         for unit in scope.all_units:
@@ -320,13 +421,11 @@ class StatsService:
             direct = per_branch.get((base.id, base.id), Counts())
             if direct.active or not children:
                 label = f"{base.name} (trực thuộc)" if children else base.name
-                result.append(Stats(label, as_of, direct, rate, deadline, source, base.code))
+                result.append(Stats(label, as_of, direct, target, base.code))
             for child in children:
                 total = per_branch.get((base.id, child.id))
                 if total is not None and total.active:
-                    result.append(
-                        Stats(child.name, as_of, total, rate, deadline, source, child.code)
-                    )
+                    result.append(Stats(child.name, as_of, total, target, child.code))
         return result
 
     def missing(
@@ -339,16 +438,18 @@ class StatsService:
         limit: int | None = 30,
         offset: int = 0,
     ) -> tuple[list[tuple[Staff, Unit]], int]:
-        """Active staff with no completion counted yet, by unit then name."""
+        """Active staff the target's rule does not count yet, by unit then name."""
         as_of = as_of or date.today()
         scope = self.scope(actor, unit_ref)
+        target = self.target(as_of)
+        column = RULE_COLUMNS[target.rule if target else DEFAULT_RULE]
         with self.tracking.db.session() as session:
             query = (
                 select(Staff, Unit)
                 .join(Unit, Unit.id == Staff.unit_id)
                 .where(
                     Staff.active.is_(True),
-                    or_(Staff.done_on.is_(None), Staff.done_on > as_of),
+                    or_(column.is_(None), column > as_of),
                     _path_filter([u.path for u in scope.units]),
                 )
             )

@@ -8,8 +8,10 @@ fifteen that names the most known columns, and match headers by folded text so
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,26 +39,52 @@ def _cell_text(value: object) -> str:
         return str(int(value))
     if hasattr(value, "strftime"):
         return value.strftime("%d/%m/%Y")
-    return " ".join(str(value).split())
+    return unicodedata.normalize("NFC", " ".join(str(value).split()))
+
+
+def decode_text(data: bytes) -> str:
+    """Text of a CSV file saved by whatever the unit had: UTF-8 with or without
+    BOM, UTF-16 (Excel's "Unicode text"), or Windows-1258 (Vietnamese ANSI).
+
+    Windows-1258 writes tones as combining marks; the result is NFC so that
+    "Nguyễn" from any of them is the same string in the database.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        text = data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16", errors="replace")
+    elif len(data) >= 4 and data[1:40:2].count(0) > 10:
+        text = data.decode("utf-16-le", errors="replace")
+    elif len(data) >= 4 and data[0:40:2].count(0) > 10:
+        text = data.decode("utf-16-be", errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1258")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
+    return unicodedata.normalize("NFC", text.replace("\x00", ""))
 
 
 def _raw_rows(path: Path) -> Iterator[list[str]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        data = path.read_bytes()
-        for encoding in ("utf-8-sig", "cp1258", "latin-1"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
+        text = decode_text(path.read_bytes())
         sample = text[:4096]
         try:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
         except csv.Error:
             dialect = csv.excel
-        for row in csv.reader(io.StringIO(text), dialect):
-            yield [_cell_text(c) for c in row]
+        try:
+            for row in csv.reader(io.StringIO(text, newline=""), dialect):
+                yield [_cell_text(c) for c in row]
+        except csv.Error as exc:
+            raise UserError(
+                f"Không đọc được tệp CSV “{path.name}”: {exc}.",
+                detail=f"csv error in {path}: {exc}",
+            ) from exc
     elif suffix in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
