@@ -1,4 +1,8 @@
-"""Completion tracking as a feature: its chat part and its command-line part."""
+"""Completion tracking as a feature: its chat part and its command-line part.
+
+The chat part is imported when the engine is assembled, not when ``hocvuso``
+builds its parser: a tracking command starts without the conversation code.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import argparse
 
 from bot.core.registry import Registry
 from bot.core.services import Services
-from bot.tracking import chat, cli
+from bot.tracking import cli
 
 
 class TrackingFeature:
@@ -15,6 +19,8 @@ class TrackingFeature:
     name = "tracking"
 
     def register(self, registry: Registry, services: Services) -> None:
+        from bot.tracking import chat
+
         chat.register(registry, services)
 
     def register_cli(
