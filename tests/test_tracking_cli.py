@@ -92,7 +92,7 @@ def test_bad_dates_get_a_message_not_a_traceback(
     province_cli: Cli, date: str, message: str
 ) -> None:
     """Before: 31/02/2026 crashed with a traceback; 2099 and 2019 were accepted."""
-    code, out, err = province_cli("completions", "add", "NV001", "BDHVS-CDS", "--date", date)
+    code, _out, err = province_cli("completions", "add", "NV001", "BDHVS-CDS", "--date", date)
     assert code == 2 and message in err and "Traceback" not in err
     assert province_cli("completions", "list")[1] == ""  # nothing stored
 
@@ -126,7 +126,7 @@ def test_stats_of_a_leaf_unit_prints_it_once_and_job_label_whole(province_cli: C
     """Before: `stats --unit` printed a unit without sub-units twice; `--job` cut its label."""
     code, out, _ = province_cli("stats", "--unit", "BVDK-NOI")
     assert out.count("Khoa Nội") == 1
-    code, out, _ = province_cli("stats", "--job", "nurse")
+    _code, out, _ = province_cli("stats", "--job", "nurse")
     assert "Sở Y tế Thanh Hóa — Điều dưỡng, hộ sinh" in out
 
 
@@ -134,7 +134,7 @@ def test_reimport_dry_run_names_who_becomes_inactive(province_cli: Cli, tmp_path
     """Before: "chuyển ngừng hoạt động 1" without saying who."""
     smaller = tmp_path / "noi.csv"
     smaller.write_text("Mã NV;Họ và tên;Đơn vị\nNV002;Lê Văn Hùng;BVDK-NOI\n", encoding="utf-8")
-    code, out, _ = province_cli("staff", "import", str(smaller), "--dry-run")
+    _code, out, _ = province_cli("staff", "import", str(smaller), "--dry-run")
     assert "chuyển ngừng hoạt động 1" in out
     assert "Sẽ chuyển ngừng hoạt động (không có trong tệp): Nguyễn Thị Lan (NV001)" in out
 
