@@ -124,7 +124,7 @@ def test_fresh_install_roster_first_says_import_units_or_create_them(
 
 def test_stats_of_a_leaf_unit_prints_it_once_and_job_label_whole(province_cli: Cli) -> None:
     """Before: `stats --unit` printed a unit without sub-units twice; `--job` cut its label."""
-    code, out, _ = province_cli("stats", "--unit", "BVDK-NOI")
+    _, out, _ = province_cli("stats", "--unit", "BVDK-NOI")
     assert out.count("Khoa Nội") == 1
     _code, out, _ = province_cli("stats", "--job", "nurse")
     assert "Sở Y tế Thanh Hóa — Điều dưỡng, hộ sinh" in out
