@@ -1,9 +1,12 @@
 """Tracking benchmark: 100,000 staff in 500 units with 150,000 completions.
 
 Measures roster import (CSV through the real importer), the p50/p95 of
-province-wide and one-unit statistics, and the XLSX report, on SQLite and,
-when ``--pg`` names a server, on PostgreSQL (a scratch database is created
-and dropped).
+province-wide and one-unit statistics (query time, in process), then what an
+operator waits for, as whole processes (``python -m bot.cli``, start-up and
+migration check included): ``stats`` wall time, ``report`` (XLSX + chart) for
+the province and for one unit of 500 staff, with each process's peak RSS. On
+SQLite and, when ``--pg`` names a server, on PostgreSQL (a scratch database
+is created and dropped).
 
     python benchmarks/bench_tracking.py [--staff 100000] [--units 500] \
         [--completions 150000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
@@ -13,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -53,12 +59,15 @@ def write_files(
                 leaves.append(code)
                 made += 1
             c += 1
+        # One unit of exactly UNIT_500 staff, for the per-unit report target.
+        w.writerow(["BV500", "Bệnh viện 500 nhân viên", "SYT", "Bệnh viện"])
     roster_csv = folder / "danh-sach.csv"
     titles, weights = zip(*TITLES, strict=True)
     with roster_csv.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["Mã NV", "Họ và tên", "Đơn vị", "Chức danh", "Số điện thoại"])
         for i in range(staff):
+            unit = "BV500" if i < UNIT_500 else rng.choice(leaves)
             female = rng.random() < 0.62
             name = (
                 f"{rng.choice(SURNAMES)} {rng.choice(MIDDLE_F if female else MIDDLE_M)} "
@@ -68,12 +77,29 @@ def write_files(
                 [
                     f"NV{i:06d}",
                     name,
-                    rng.choice(leaves),
+                    unit,
                     rng.choices(titles, weights)[0],
                     f"09{rng.randrange(10**8):08d}",
                 ]
             )
     return units_csv, roster_csv, leaves
+
+
+UNIT_500 = 500
+
+
+def timed_cli(args: list[str], data_dir: Path, url: str | None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one ``hocvuso`` process."""
+    env = dict(os.environ, HOCVUSO_DATA_DIR=str(data_dir))
+    if url:
+        env["DATABASE_URL"] = url
+    cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "bot.cli", *args]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{args}: {proc.stderr[-2000:]}")
+    return wall, int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
 def pct(values: list[float], q: float) -> float:
@@ -82,7 +108,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(
-    url: str, label: str, args: argparse.Namespace, files: tuple[Path, Path, list[str]]
+    url: str,
+    label: str,
+    args: argparse.Namespace,
+    files: tuple[Path, Path, list[str]],
+    data_dir: Path,
+    env_url: str | None,
 ) -> None:
     rng = random.Random(7)
     units_csv, roster_csv, leaves = files
@@ -151,6 +182,25 @@ def run(
     t0 = time.perf_counter()
     data = build_xlsx(stats, None, as_of=as_of)
     t_xlsx = time.perf_counter() - t0
+    db.dispose()
+    day = as_of.isoformat()
+    cli_stats = [timed_cli(["stats", "--date", day], data_dir, env_url) for _ in range(args.cli)]
+    out = data_dir / "r.xlsx"
+    chart = data_dir / "c.png"
+    province = [
+        timed_cli(
+            ["report", "--out", str(out), "--chart", str(chart), "--date", day], data_dir, env_url
+        )
+        for _ in range(2)
+    ]
+    unit = [
+        timed_cli(
+            ["report", "--unit", "BV500", "--out", str(out), "--chart", str(chart), "--date", day],
+            data_dir,
+            env_url,
+        )
+        for _ in range(3)
+    ]
     print(f"[{label}] {args.staff} staff, {args.units} units, {args.completions} completions")
     print(
         f"  units import {t_units:.2f} s; roster import {t_staff:.1f} s "
@@ -163,8 +213,18 @@ def run(
     print(
         f"  one-unit stats p50 {statistics.median(one_unit):.0f} ms, p95 {pct(one_unit, 0.95):.0f} ms"
     )
-    print(f"  XLSX report {t_xlsx:.1f} s ({len(data) / 1e6:.1f} MB)")
-    db.dispose()
+    print(f"  XLSX report in process {t_xlsx:.1f} s ({len(data) / 1e6:.1f} MB)")
+
+    def show(name: str, runs: list[tuple[float, float]]) -> None:
+        walls = [w for w, _ in runs]
+        print(
+            f"  {name}: wall p50 {statistics.median(walls):.2f} s, min {min(walls):.2f} s, "
+            f"max {max(walls):.2f} s ({len(walls)} runs); peak RSS {max(r for _, r in runs):.0f} MB"
+        )
+
+    show("`hocvuso stats` whole process", cli_stats)
+    show("`hocvuso report --chart` province", province)
+    show(f"`hocvuso report --chart` one unit of {UNIT_500}", unit)
 
 
 def main() -> None:
@@ -173,12 +233,14 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--completions", type=int, default=150_000)
     parser.add_argument("--repeat", type=int, default=60)
+    parser.add_argument("--cli", type=int, default=10, help="whole-process stats runs")
     parser.add_argument("--pg", help="PostgreSQL URL of a server to create a scratch database on")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files = write_files(folder, args.staff, args.units, random.Random(2026))
-        run(f"sqlite:///{folder / 'bench.db'}", "SQLite", args, files)
+        sqlite_dir = folder / "sqlite-data"
+        run(f"sqlite:///{sqlite_dir / 'hocvuso.db'}", "SQLite", args, files, sqlite_dir, None)
         if args.pg:
             import psycopg
             from sqlalchemy.engine import make_url
@@ -191,7 +253,9 @@ def main() -> None:
             with psycopg.connect(**conn_args, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             try:
-                run(url.set(database=name).render_as_string(False), "PostgreSQL", args, files)
+                pg_url = url.set(database=name).render_as_string(False)
+                pg_dir = folder / "pg-data"
+                run(pg_url, "PostgreSQL", args, files, pg_dir, pg_url)
             finally:
                 with psycopg.connect(**conn_args, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
