@@ -31,6 +31,7 @@ class Bar:
     counted: int
     active: int
     below_target: bool
+    code: str | None = None
 
 
 @dataclass
@@ -51,7 +52,7 @@ class ChartData:
 
 def _bar(s: Stats, target: float | None) -> Bar:
     below = target is not None and s.pct_counted < target
-    return Bar(s.label, s.pct_counted, s.counted, s.counts.active, below)
+    return Bar(s.label, s.pct_counted, s.counted, s.counts.active, below, s.unit_code)
 
 
 def chart_data(total: Stats, rows: list[Stats], each_end: int = SHOWN_EACH_END) -> ChartData:
@@ -67,8 +68,14 @@ def chart_data(total: Stats, rows: list[Stats], each_end: int = SHOWN_EACH_END) 
     return ChartData(lowest, highest, left_out, _bar(total, target), target, axis)
 
 
-def _short(label: str, width: int = 38) -> str:
-    return label if len(label) <= width else label[: width - 2] + "…"
+def _short(label: str, code: str | None = None, width: int = 40) -> str:
+    """A label that fits; a cut one keeps the unit code, so two cut names stay distinct."""
+    if len(label) <= width:
+        return label
+    if code:
+        keep = max(width - len(code) - 4, 12)
+        return f"{label[:keep].rstrip()}… ({code})"
+    return label[: width - 1] + "…"
 
 
 def build_chart(data: ChartData, title: str) -> bytes:
@@ -78,33 +85,42 @@ def build_chart(data: ChartData, title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows: list[tuple[str, float | None, str]] = []  # label, value (None: a note row), colour
+    # label, value (None: a note row), colour, "counted/active"
+    rows: list[tuple[str, float | None, str, str]] = []
     for bar in data.lowest:
-        rows.append((_short(bar.label), bar.value, BELOW if bar.below_target else REACHED))
+        colour = BELOW if bar.below_target else REACHED
+        rows.append((_short(bar.label, bar.code), bar.value, colour, f"{bar.counted}/{bar.active}"))
     if data.left_out:
-        rows.append((f"… {data.left_out} đơn vị ở giữa không hiển thị", None, ""))
+        rows.append((f"… {data.left_out} đơn vị ở giữa không hiển thị", None, "", ""))
     for bar in data.highest:
-        rows.append((_short(bar.label), bar.value, BELOW if bar.below_target else REACHED))
+        colour = BELOW if bar.below_target else REACHED
+        rows.append((_short(bar.label, bar.code), bar.value, colour, f"{bar.counted}/{bar.active}"))
     if data.target_pct is None:
-        rows = [(label, value, NO_TARGET if value is not None else "") for label, value, _ in rows]
+        rows = [(a, v, NO_TARGET if v is not None else "", n) for a, v, _, n in rows]
     if data.total is not None:
-        rows.append(("", None, ""))
-        rows.append((_short(f"TỔNG: {data.total.label}"), data.total.value, TOTAL))
+        total = data.total
+        rows.append(("", None, "", ""))
+        rows.append(
+            (_short(f"TỔNG: {total.label}"), total.value, TOTAL, f"{total.counted}/{total.active}")
+        )
     height = max(2.6, 0.3 * len(rows) + 1.6)
     fig, ax = plt.subplots(figsize=(8.5, height), dpi=110)
     try:
         positions = list(range(len(rows)))[::-1]  # first row on top
-        for y, (_label, value, colour) in zip(positions, rows, strict=True):
+        for y, (_label, value, colour, people) in zip(positions, rows, strict=True):
             if value is None:
                 continue
             ax.barh(y, value, color=colour, height=0.7)
-            ax.text(min(value + 1, 101), y, f"{value:g}%", va="center", fontsize=7.5)
+            ax.text(value + 1, y, f"{value:g}% ({people})", va="center", fontsize=7)
         ax.set_yticks(positions)
-        ax.set_yticklabels([label for label, _, _ in rows], fontsize=7.5)
-        for tick, (_, value, _) in zip(ax.get_yticklabels(), rows, strict=True):
-            if value is None:
+        ax.set_yticklabels([row[0] for row in rows], fontsize=7.5)
+        for tick, line, row in zip(
+            ax.get_yticklabels(), ax.yaxis.get_ticklines()[::2], rows, strict=True
+        ):
+            if row[1] is None:
                 tick.set_fontstyle("italic")
                 tick.set_color("#555555")
+                line.set_visible(False)
         handles: list[Any] = []
         if data.target_pct is not None:
             handles.append(
@@ -131,7 +147,8 @@ def build_chart(data: ChartData, title: str) -> bytes:
                 fontsize=7.5,
                 frameon=False,
             )
-        ax.set_xlim(0, 110)
+        ax.set_xlim(0, 122)
+        ax.set_xticks([0, 20, 40, 60, 80, 100])
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xlabel(data.axis_label, fontsize=8)
         ax.set_title(title, fontsize=9.5)
