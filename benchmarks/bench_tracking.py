@@ -187,13 +187,13 @@ def run(
     cli_stats = [timed_cli(["stats", "--date", day], data_dir, env_url) for _ in range(args.cli)]
     out = data_dir / "r.xlsx"
     chart = data_dir / "c.png"
-    province = [
+    report_province = [
         timed_cli(
             ["report", "--out", str(out), "--chart", str(chart), "--date", day], data_dir, env_url
         )
         for _ in range(2)
     ]
-    unit = [
+    report_unit = [
         timed_cli(
             ["report", "--unit", "BV500", "--out", str(out), "--chart", str(chart), "--date", day],
             data_dir,
@@ -223,8 +223,8 @@ def run(
         )
 
     show("`hocvuso stats` whole process", cli_stats)
-    show("`hocvuso report --chart` province", province)
-    show(f"`hocvuso report --chart` one unit of {UNIT_500}", unit)
+    show("`hocvuso report --chart` province", report_province)
+    show(f"`hocvuso report --chart` one unit of {UNIT_500}", report_unit)
 
 
 def main() -> None:

@@ -63,9 +63,8 @@ def stats(ctx: Context, args: str) -> list[Reply]:
         total.pace_vi(),
         total.rule_vi(),
         "",
-        "Theo nhóm chức danh (tỷ lệ đạt tiêu chí):"
-        if by == "job"
-        else "Theo đơn vị (tỷ lệ đạt tiêu chí):",
+        ("Theo nhóm chức danh:" if by == "job" else "Theo đơn vị:")
+        + " số người đạt tiêu chí/đang làm việc",
     ]
     lines += [f"• {r.label}: {r.counted}/{r.counts.active} ({r.pct_counted:g}%)" for r in rows[:25]]
     if len(rows) > 25:
