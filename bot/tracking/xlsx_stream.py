@@ -21,6 +21,7 @@ from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|^\s|\s$")
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -40,6 +41,8 @@ _COLUMNS = [_column(i) for i in range(64)]
 
 
 def _text(value: str) -> str:
+    if _SPECIAL.search(value) is None:  # the common case: nothing to escape
+        return f"<is><t>{value}</t></is>"
     if _ILLEGAL.search(value):
         value = _ILLEGAL.sub("", value)
     value = escape(value)
