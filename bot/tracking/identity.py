@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.actor import ADMIN, GUEST, MANAGER, STAFF, Actor
@@ -278,7 +279,20 @@ class IdentityRegistry(UnitDirectory):
         )
 
     def _record_failure(self, account: str, staff_key: str, reason: str) -> None:
-        """Count a wrong attempt (its own transaction: the attempt itself fails)."""
+        """Count a wrong attempt (its own transaction: the attempt itself fails).
+
+        Two workers counting the first failure of the same key at once collide
+        on the unique (kind, key): the loser retries and finds the row.
+        """
+        for attempt in range(2):
+            try:
+                self._count_failure(account, staff_key, reason)
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+
+    def _count_failure(self, account: str, staff_key: str, reason: str) -> None:
         now = utcnow()
         with self.db.session() as session:
             for kind, key in (("account", account), ("staff", staff_key)):
