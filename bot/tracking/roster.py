@@ -100,7 +100,7 @@ class ImportReport:
     def stored(self) -> int:
         return self.created + self.updated + self.deactivated
 
-    def summary_vi(self, max_errors: int = 20) -> str:
+    def summary_vi(self, max_errors: int = 20, *, for_chat: bool = False) -> str:
         counts = (
             f"thêm mới {self.created}, cập nhật {self.updated}, không đổi {self.unchanged}, "
             f"chuyển ngừng hoạt động {self.deactivated}, lỗi {len(self.errors)} dòng."
@@ -122,10 +122,16 @@ class ImportReport:
             )
         if self.unknown_units:
             shown = ", ".join(f"“{u}”" for u in self.unknown_units[:NAMES_SHOWN])
+            how = (
+                "Hãy gửi tệp danh mục đơn vị (Mã đơn vị, Tên đơn vị, Đơn vị cấp trên) trước, "
+                "rồi gửi lại danh sách nhân viên."
+                if for_chat
+                else "Hãy nhập danh mục đơn vị trước (hocvuso units import don-vi.xlsx), hoặc "
+                "thêm --create-units để tạo các đơn vị này (chạy kèm --dry-run trước để xem)."
+            )
             lines.append(
                 f"{len(self.unknown_units)} đơn vị trong tệp chưa có trong danh mục ({shown}). "
-                "Hãy nhập danh mục đơn vị trước (hocvuso units import don-vi.xlsx), "
-                "hoặc thêm --create-units để tạo các đơn vị này (chạy kèm --dry-run trước để xem)."
+                + how
             )
         if self.deactivated_people:
             verb = "Sẽ chuyển" if self.dry_run else "Đã chuyển"

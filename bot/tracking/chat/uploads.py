@@ -27,4 +27,4 @@ def roster_upload(ctx: Context) -> list[Reply] | None:
             kind = "đơn vị"
         except UserError:
             raise staff_error from None
-    return [Reply(f"Tệp “{att.filename}” ({kind}):\n{report.summary_vi()}")]
+    return [Reply(f"Tệp “{att.filename}” ({kind}):\n{report.summary_vi(for_chat=True)}")]
