@@ -450,7 +450,10 @@ class StatsService:
                 .where(
                     Staff.active.is_(True),
                     or_(column.is_(None), column > as_of),
-                    _path_filter([u.path for u in scope.units]),
+                    # A semi-join: start from the units' staff, not every staff row.
+                    Staff.unit_id.in_(
+                        select(Unit.id).where(_path_filter([u.path for u in scope.units]))
+                    ),
                 )
             )
             if job:
