@@ -382,7 +382,7 @@ def test_demo_data_builds_a_realistic_province(
 
     data = str(tmp_path / "data")
     assert main(["--data-dir", data, "demo-data", "--staff", "1200", "--units", "30"]) == 0
-    assert "30 units, 1200 staff" in capsys.readouterr().out
+    assert "30 đơn vị, 1200 nhân viên" in capsys.readouterr().out
     assert main(["--data-dir", data, "stats", "--json"]) == 0
     import json
 
