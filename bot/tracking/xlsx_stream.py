@@ -54,8 +54,11 @@ def _text(value: str) -> str:
 class SheetStream:
     """Rows of one sheet, written as they come (sheets are written one after another)."""
 
+    FLUSH_ROWS = 1000
+
     def __init__(self, out: IO[bytes], widths: dict[int, float]) -> None:
         self._out = out
+        self._pending: list[str] = []
         self.row = 0
         cols = "".join(
             f'<col min="{c + 1}" max="{c + 1}" width="{w}" customWidth="1"/>'
@@ -70,25 +73,46 @@ class SheetStream:
         self.row += 1
         r = str(self.row)
         style = ' s="1"' if bold else ""
-        cells = []
+        parts = [f'<row r="{r}">']
         for col, value in enumerate(values):
             if value is None or value == "":
                 continue
             ref = (_COLUMNS[col] if col < 64 else _column(col)) + r
             if isinstance(value, str):
-                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(value)}</c>')
+                text = value
+                # The common case, all C-level checks: nothing to escape or preserve.
+                if (
+                    text.isprintable()
+                    and "&" not in text
+                    and "<" not in text
+                    and ">" not in text
+                    and text[0] != " "
+                    and text[-1] != " "
+                ):
+                    parts.append(f'<c r="{ref}"{style} t="inlineStr"><is><t>{text}</t></is></c>')
+                else:
+                    parts.append(f'<c r="{ref}"{style} t="inlineStr">{_text(text)}</c>')
             elif isinstance(value, bool):
-                cells.append(f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>')
+                parts.append(f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>')
             elif isinstance(value, int | float):
-                cells.append(f'<c r="{ref}"{style}><v>{value!r}</v></c>')
+                parts.append(f'<c r="{ref}"{style}><v>{value!r}</v></c>')
             else:
-                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(str(value))}</c>')
-        self._out.write(f'<row r="{r}">{"".join(cells)}</row>'.encode())
+                parts.append(f'<c r="{ref}"{style} t="inlineStr">{_text(str(value))}</c>')
+        parts.append("</row>")
+        self._pending.append("".join(parts))
+        if len(self._pending) >= self.FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._out.write("".join(self._pending).encode())
+            self._pending.clear()
 
     def header(self, values: Iterable[object]) -> None:
         self.append(values, bold=True)
 
     def close(self) -> None:
+        self._flush()
         self._out.write(b"</sheetData></worksheet>")
         self._out.close()
 
