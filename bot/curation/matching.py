@@ -129,6 +129,23 @@ def lexical_similarity(a: Phrasing, b: Phrasing, weight: TermWeights = UNIFORM) 
     return sum(weight(t) for t in a.terms & b.terms) / union if union else 0.0
 
 
+def distinct_subject(a: Phrasing, b: Phrasing, weight: TermWeights) -> bool:
+    """True when a word only one question has is as specific as the words they share.
+
+    "Nhà xe ... mở cửa lúc mấy giờ?" and "Nhà ăn ... mở cửa lúc mấy giờ?" share
+    almost every word; what they ask about is the word they do not share, and
+    it is rarer in the documents than the typical shared word. Words one side
+    adds in passing ("thì", "nữa") are common and do not count.
+    """
+    ua = {t for t in a.terms if "_" not in t}
+    ub = {t for t in b.terms if "_" not in t}
+    shared = sorted(weight(t) for t in ua & ub)
+    if not shared:
+        return True
+    typical = shared[len(shared) // 2]
+    return any(weight(t) >= typical for t in ua ^ ub)
+
+
 def dense_usable(a: Phrasing, b: Phrasing) -> bool:
     return a.accented and b.accented
 
@@ -138,6 +155,8 @@ def similarity(a: Phrasing, b: Phrasing, weight: TermWeights = UNIFORM) -> float
     if a.key == b.key:
         return 1.0
     if a.asks and b.asks and not a.asks & b.asks:
+        return 0.0
+    if distinct_subject(a, b, weight):
         return 0.0
     lexical = lexical_similarity(a, b, weight)
     if lexical >= LEX_SAME:

@@ -120,7 +120,10 @@ class WebAuth:
         now = self.clock()
         with self.db.session() as s:
             # Housekeeping: links that can no longer be used are of no interest.
-            s.execute(delete(WebLoginLink).where(WebLoginLink.expires_at < now - LINK_TTL))
+            s.execute(
+                delete(WebLoginLink).where(WebLoginLink.expires_at < now - LINK_TTL),
+                execution_options={"synchronize_session": False},
+            )
             s.add(
                 WebLoginLink(
                     token_hash=_digest(secret),
@@ -212,7 +215,8 @@ class WebAuth:
                         WebSession.expires_at < now - SESSION_MAX,
                         WebSession.ended_at < now - SESSION_MAX,
                     )
-                )
+                ),
+                execution_options={"synchronize_session": False},
             )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import mimetypes
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -35,6 +36,7 @@ from bot.curation.service import curation_for, term_weights
 from bot.errors import PermissionDenied, UserError
 from bot.knowledge import DocumentInfo
 from bot.retrieval.models import Chunk, Document
+from bot.text import has_diacritics
 from bot.tracking.models import JOB_GROUPS, Completion, Staff, Unit, UnitManager
 from bot.tracking.normalize import vi_date
 from bot.tracking.roster import ImportReport, import_staff, import_units
@@ -463,13 +465,16 @@ def abstained(services: Services, limit: int = 2000) -> list[AbstainedGroup]:
     out: list[AbstainedGroup] = []
     for members in groups:
         picked = [rows[i] for i in members]
-        phrasings = list(dict.fromkeys(r[1] for r in picked))
+        asked = Counter(r[1] for r in picked)
+        phrasings = list(asked)
+        # Shown as the most asked phrasing, one with diacritics when there is a tie.
+        shown = max(phrasings, key=lambda p: (asked[p], has_diacritics(p)))
         curated = next(
             (covered[question_key(p)] for p in phrasings if question_key(p) in covered), None
         )
         out.append(
             AbstainedGroup(
-                question=picked[0][1],
+                question=shown,
                 count=len(picked),
                 last_at=max(r[2] for r in picked),
                 phrasings=phrasings,
