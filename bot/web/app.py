@@ -61,7 +61,7 @@ class Hardening:
                 headers = MutableHeaders(scope=msg)
                 headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
                 headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
+                headers["Referrer-Policy"] = "same-origin"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Content-Security-Policy"] = CSP
                 if static:

@@ -119,7 +119,21 @@
     if (cited) cited.scrollIntoView({ block: "start" });
   }
 
+  /* On a phone the menu folds behind a button; without JavaScript it stays open. */
+  function menu() {
+    const toggle = document.querySelector(".menu-toggle");
+    const nav = document.getElementById("danh-muc");
+    if (!toggle || !nav) return;
+    document.documentElement.classList.add("js");
+    nav.classList.add("closed");
+    toggle.addEventListener("click", () => {
+      const open = nav.classList.toggle("closed") === false;
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    menu();
     charts();
     progress();
     confirmations();
