@@ -153,7 +153,7 @@ def test_console_in_a_real_browser(
         pytest.skip(missing)
     from playwright.sync_api import expect, sync_playwright
 
-    base, prov, chat = served
+    base, _prov, chat = served
     shots = tmp_path / "screens"
     shots.mkdir()
     errors: list[str] = []
@@ -196,7 +196,7 @@ def test_console_in_a_real_browser(
         page.wait_for_function("document.querySelector('img.evidence').naturalWidth > 0")
         shot("05-cho-duyet.png")
         card = page.locator("article.pending", has_text="Lê Văn Hùng")
-        card.get_by_role("button", name="✅ Duyệt").click()
+        card.get_by_role("button", name="Duyệt", exact=True).click()
         expect(page.locator(".flash")).to_contain_text("Đã duyệt khai báo")
         page.goto(f"{base}/don-vi/BVDK-NOI")
         expect(page.locator("#tong-da-duyet")).to_have_text("50%")
