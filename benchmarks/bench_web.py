@@ -67,7 +67,7 @@ def main() -> None:
     auth = WebAuth(services.db)
     admin = tracking.resolve("web", "bench-admin", is_admin=True)
     with TestClient(app) as client:
-        client.post(f"/dang-nhap/{auth.issue_link(admin)}")
+        client.post(f"/dang-nhap/{auth.issue_link(admin, admin_grant=True)}")
         province = measure(client, "/tong-quan", args.requests)
         centre = next(u for u in tracking.units() if u.kind == "health_centre")
         unit = measure(client, f"/don-vi/{centre.code}", args.requests)

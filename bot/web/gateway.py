@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import mimetypes
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -44,6 +45,7 @@ from bot.tracking.stats import Stats
 
 # A province chart with more bars than this shows the lowest and highest half.
 CHART_MAX_BARS = 30
+_POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="web-stats")
 
 
 class NotFound(PermissionDenied):
@@ -129,14 +131,10 @@ def _crumbs(services: Services, actor: Actor, unit: Unit | None) -> list[tuple[s
     return [(u.code, u.name) for u in chain if services.tracking.can_see_unit(actor, u)]
 
 
-def _trend(services: Services, paths: Sequence[str], as_of: date, total: Stats) -> list[TrendPoint]:
-    """Share done by week, from completion dates over the current active roster.
-
-    A stand-in until daily snapshots of each unit's figures exist (issue 13
-    item 14): people who left are not in it.
-    """
+def _done_by_day(services: Services, paths: Sequence[str], as_of: date) -> list[Any]:
+    """How many active people of the scope became done on each day."""
     with services.db.session() as s:  # direct read: one grouped query on the staff index
-        rows = s.execute(
+        return s.execute(
             select(Staff.done_on, func.count())
             .where(
                 Staff.active.is_(True),
@@ -148,7 +146,15 @@ def _trend(services: Services, paths: Sequence[str], as_of: date, total: Stats) 
             )
             .group_by(Staff.done_on)
             .order_by(Staff.done_on)
-        ).all()
+        ).all()  # type: ignore[return-value]
+
+
+def _trend(rows: Sequence[Any], as_of: date, total: Stats) -> list[TrendPoint]:
+    """Share done by week, from completion dates over the current active roster.
+
+    A stand-in until daily snapshots of each unit's figures exist (issue 13
+    item 14): people who left are not in it.
+    """
     active = total.counts.active
     if not rows or not active:
         return []
@@ -173,15 +179,21 @@ def overview(services: Services, actor: Actor, unit_code: str | None, as_of: dat
     unit = _scope_unit(services, actor, unit_code)
     ref = unit.code if unit else None
     stats = services.stats
-    total, rows = stats.overview(actor, ref, as_of=as_of)
-    jobs = stats.breakdown(actor, ref, by="job", as_of=as_of)
+    scope = stats.scope(actor, ref)
+    paths = [u.path for u in scope.units]
+    # Three independent scans of the staff index: run them side by side (the
+    # database drivers release the GIL; each call takes its own connection).
+    by_unit = _POOL.submit(stats.overview, actor, ref, as_of=as_of)
+    by_job = _POOL.submit(stats.breakdown, actor, ref, by="job", as_of=as_of)
+    done_on = _POOL.submit(_done_by_day, services, paths, as_of)
+    total, rows = by_unit.result()
+    jobs = by_job.result()
+    trend = _trend(done_on.result(), as_of, total)
     rows = sorted(rows, key=lambda r: (r.pct_done, r.label))
     chart_rows, hidden = rows, 0
     if len(rows) > CHART_MAX_BARS:
         half = CHART_MAX_BARS // 2
         chart_rows, hidden = rows[:half] + rows[-half:], len(rows) - 2 * half
-    scope = stats.scope(actor, ref)
-    trend = _trend(services, [u.path for u in scope.units], as_of, total)
     current = {u.code for u in scope.units}
     children = {r.unit_code for r in rows if r.unit_code and r.unit_code not in current}
     return Overview(
