@@ -614,3 +614,83 @@ def test_serve_web_runs_the_console(console: Console) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# -- curated answers and the question judge ----------------------------------------------------------
+def test_question_judge_keeps_kinds_of_asking_together_and_questions_apart() -> None:
+    from bot.curation.matching import Phrasing, group, same
+
+    base = Phrasing.of("Hạn chót hoàn thành khóa học MOOC là ngày nào?")
+    for variant in (
+        "han chot hoan thanh khoa hoc mooc la ngay nao",  # no diacritics
+        "Cho em hỏi hạn chót hoàn thành khóa học MOOC là ngày nào ạ?",  # politeness
+        "Khóa học MOOC hạn chót hoàn thành là ngày nào vậy?",  # word order
+    ):
+        assert same(base, Phrasing.of(variant)), variant
+    for other in (
+        "Hạn chót hoàn thành khóa học MOOC là bao nhiêu người?",  # asks how many, not when
+        "Ai phải hoàn thành khóa học MOOC?",  # asks who
+        "Hạn chót nộp báo cáo khóa học MOOC là ngày nào?",  # another subject
+    ):
+        assert not same(base, Phrasing.of(other)), other
+    groups = group(
+        [
+            "Nhà xe mở cửa lúc mấy giờ?",
+            "Nhà ăn mở cửa lúc mấy giờ?",
+            "nha xe mo cua luc may gio",
+        ]
+    )
+    assert sorted(map(sorted, groups)) == [[0, 2], [1]]
+
+
+def _curate(console: Console, question: str, answer: str) -> tuple[int, str]:
+    from bot.curation.service import curation_for
+
+    curation = curation_for(console.services)
+    cite = next(c for c in curation.citations() if c.sections)
+    curated_id = curation.create(
+        "test",
+        question=question,
+        answer=answer,
+        doc_id=cite.doc_id,
+        section=cite.sections[0],
+        reviewed_by="Sở Y tế",
+    )
+    return curated_id, cite.doc_id
+
+
+def test_curated_answer_is_not_given_once_its_document_is_removed(console: Console) -> None:
+    curated_id, doc_id = _curate(console, UNANSWERED[0], "Nhà xe mở cửa từ 5 giờ 30.")
+    assert "5 giờ 30" in console.say("nv1", UNANSWERED[0])
+    console.services.kb.remove(doc_id)
+    assert "5 giờ 30" not in console.say("nv1", UNANSWERED[0])
+    client = console.signed_in("boss")
+    assert "Tài liệu trích dẫn đã bị xóa" in client.get("/tra-loi").text
+    assert curated_id
+
+
+def test_eval_includes_curated_answers_only_when_asked(
+    console: Console, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from bot.cli import main
+
+    _curate(console, UNANSWERED[0], "Nhà xe mở cửa từ 5 giờ 30 đến 22 giờ.")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps(
+            {"id": "x1", "question": UNANSWERED[0], "any": [["a"]], "answer_any": ["5 giờ 30"]},
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    data = str(console.services.settings.data_dir)
+    assert main(["--data-dir", data, "eval", str(questions), "--json", "--curated"]) == 0
+    with_curated = json.loads(capsys.readouterr().out)
+    assert main(["--data-dir", data, "eval", str(questions), "--json"]) == 0
+    without = json.loads(capsys.readouterr().out)
+    assert with_curated["original"]["answer_contains"] == 1.0
+    assert with_curated["no_diacritics"]["answer_contains"] == 1.0
+    assert without["original"]["false_abstention_rate"] == 1.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -67,7 +67,8 @@ class WebContext:
         self.jobs = IngestJobs(self.services)
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         self.templates.env.globals["vi_number"] = vi_number
-        self.templates.env.filters["vi_day"] = vi_day
+        zone = ZoneInfo(self.settings.timezone)
+        self.templates.env.filters["vi_day"] = lambda value: vi_day(value, zone)
         self.secure_cookies = self.settings.web_url.startswith("https://")
 
     def today(self) -> date:
@@ -96,11 +97,13 @@ def vi_number(value: float | int) -> str:
     return f"{int(value):,}".replace(",", ".")
 
 
-def vi_day(value: date | datetime | None) -> str:
+def vi_day(value: date | datetime | None, zone: ZoneInfo) -> str:
+    """dd/mm/yyyy, with the local time (HOCVUSO_TIMEZONE) for moments."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return value.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d/%m/%Y %H:%M")
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(zone).strftime("%d/%m/%Y %H:%M")
     return value.strftime("%d/%m/%Y")
 
 
