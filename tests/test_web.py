@@ -694,3 +694,41 @@ def test_eval_includes_curated_answers_only_when_asked(
     assert with_curated["original"]["answer_contains"] == 1.0
     assert with_curated["no_diacritics"]["answer_contains"] == 1.0
     assert without["original"]["false_abstention_rate"] == 1.0
+
+
+def test_sign_in_reuse_scoping_and_logout_on_postgresql(
+    make_services: Callable[..., Services], make_province: Callable[[Services], Province]
+) -> None:
+    pg_url = os.environ.get("HOCVUSO_TEST_PG_URL")
+    if not pg_url:
+        pytest.skip("HOCVUSO_TEST_PG_URL not set")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    name = f"hocvuso_web_{os.urandom(5).hex()}"
+    admin = dict(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        services = make_services(DATABASE_URL=url.set(database=name).render_as_string(False))
+        prov = make_province(services)
+        prov.link("QL001", "console", "ql1")
+        reply = "\n".join(
+            r.text
+            for r in prov.engine.handle(Incoming("console", "ql1", chat_id="ql1", text="/web"))
+        )
+        token = LINK.search(reply).group(1)  # type: ignore[union-attr]
+        with TestClient(create_app(prov.engine)) as client:
+            assert client.post(f"/dang-nhap/{token}", follow_redirects=False).status_code == 303
+            assert client.post(f"/dang-nhap/{token}", follow_redirects=False).status_code == 410
+            assert client.get("/don-vi/BVDK-NOI").status_code == 200
+            assert client.get("/don-vi/TTYT-NL").status_code == 404
+            assert client.get("/chua-hoan-thanh.xlsx?don_vi=TTYT-NL").status_code == 404
+            csrf = csrf_of(client.get("/cho-duyet").text)
+            assert client.post("/dang-xuat", data={"csrf": csrf}).status_code == 200
+            assert client.get("/tong-quan").status_code == 401
+        services.db.dispose()
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
