@@ -20,6 +20,7 @@ from bot.core.services import Services
 from bot.db import Database
 from bot.settings import Settings
 from bot.tracking.feature import TrackingFeature
+from bot.web.feature import WebFeature
 
 if TYPE_CHECKING:
     from bot.knowledge import KnowledgeBase
@@ -33,6 +34,7 @@ FEATURES: tuple[Feature, ...] = (
     BasicsFeature(),
     TrackingFeature(),
     KnowledgeFeature(),
+    WebFeature(),
 )
 
 

@@ -101,7 +101,12 @@ def cmd_eval(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.evaluation import evaluate_file, format_report
 
     services = cli.services
-    report = evaluate_file(services.kb, Path(args.file))
+    if args.curated:
+        from bot.curation.service import CuratedAsker
+
+        report = evaluate_file(CuratedAsker(services), Path(args.file))
+    else:
+        report = evaluate_file(services.kb, Path(args.file))
     print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
     return 0
 
@@ -137,6 +142,10 @@ def cmd_serve(args: argparse.Namespace, cli: CliContext) -> int:
         from bot.channels.telegram import runner as telegram
 
         return telegram.run(settings)
+    if channel == "web":
+        from bot.web import server
+
+        return server.run(settings)
     if channel == "zalo-bot":
         from bot.channels.zalo import bot_runner
 
@@ -178,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a question set (JSONL)")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--curated",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="answer with the admins' curated answers first, as the chat does (default: no)",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("chat", help="interactive console conversation")
@@ -185,12 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin", action="store_true", help="act as an administrator")
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("serve", help="run on a messenger (auto: the first configured)")
+    p = sub.add_parser(
+        "serve", help="run on a messenger (auto: the first configured) or the web console"
+    )
     p.add_argument(
         "channel",
         nargs="?",
         default="auto",
-        choices=["auto", "console", "telegram", "zalo-bot", "zalo-oa"],
+        choices=["auto", "console", "telegram", "zalo-bot", "zalo-oa", "web"],
     )
     p.set_defaults(func=cmd_serve)
 

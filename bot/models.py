@@ -1,6 +1,7 @@
 """Imports every table module so ``Base.metadata`` is complete (for Alembic)."""
 
 from bot.core.models import AnswerLog, ConversationState
+from bot.curation.models import CuratedAnswer, CuratedVariant
 from bot.retrieval.models import Chunk, Document
 from bot.tracking.models import (
     AuditLog,
@@ -15,6 +16,7 @@ from bot.tracking.models import (
     Unit,
     UnitManager,
 )
+from bot.web.models import WebJob, WebLoginLink, WebSession
 
 __all__ = [
     "AnswerLog",
@@ -23,6 +25,8 @@ __all__ = [
     "Completion",
     "ConversationState",
     "Course",
+    "CuratedAnswer",
+    "CuratedVariant",
     "Document",
     "Identity",
     "LinkCode",
@@ -32,4 +36,7 @@ __all__ = [
     "Target",
     "Unit",
     "UnitManager",
+    "WebJob",
+    "WebLoginLink",
+    "WebSession",
 ]

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     zalo_listen_port: int = Field(default=8080, alias="ZALO_LISTEN_PORT")
     zalo_admin_ids: IdList = Field(default_factory=list, alias="ZALO_ADMIN_IDS")
 
+    # --- web console -------------------------------------------------------
+    web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
+    web_port: int = Field(default=8080, alias="WEB_PORT", ge=1, le=65535)
+    web_base_url: str | None = Field(default=None, alias="WEB_BASE_URL")
+
     # --- reminders -----------------------------------------------------------
     quiet_hours: str = Field(default="21:00-07:00", alias="QUIET_HOURS")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="HOCVUSO_TIMEZONE")
@@ -111,6 +116,11 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgresql://") :]
             return url
         return f"sqlite:///{(self.data_dir / 'hocvuso.db').resolve()}"
+
+    @property
+    def web_url(self) -> str:
+        """Public address of the web console, for the sign-in links (no trailing slash)."""
+        return (self.web_base_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
     def chroma_path(self) -> Path:

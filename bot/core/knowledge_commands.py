@@ -71,7 +71,10 @@ def answer_question(ctx: Context, question: str) -> list[Reply]:
         raise UserError(
             f"Câu hỏi quá dài (tối đa {MAX_QUESTION_CHARS} ký tự). Bạn hãy hỏi ngắn gọn hơn."
         )
-    answer = ctx.services.kb.ask(question)
+    # Curated answers first (an admin wrote them for this question), else retrieval.
+    from bot.curation.service import curated_answer
+
+    answer = curated_answer(ctx.services, question) or ctx.services.kb.ask(question)
     text = format_answer(answer)
     with ctx.services.db.session() as session:
         entry = AnswerLog(

@@ -4,14 +4,14 @@ Plan 2948/KH-SYT (the 2026 target) counts a course only once it is confirmed
 on VNeID; plan 789/KH-TTYT (2025) counts completion alone. Existing targets
 from plan 2948 get the VNeID rule, every other target keeps "done".
 
-Revision ID: k0005
+Revision ID: 0005
 Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "k0005"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

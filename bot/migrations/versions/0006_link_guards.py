@@ -4,15 +4,15 @@ Per-code salt, revocation of earlier codes, whether an administrator issued
 the code (manager records need that), and failure counters with locks per
 staff code and per messenger account.
 
-Revision ID: k0006
-Revises: k0005
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "k0006"
-down_revision = "k0005"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Curated answers: an admin writes the answer once; the assistant then gives it."""
