@@ -402,8 +402,8 @@ async def test_manager_stats_chart_report_and_verify(
         assert report.method == "sendDocument" and report.file_name
         assert report.file_name.endswith(".xlsx") and report.file_data is not None
         workbook = load_workbook(io.BytesIO(report.file_data), read_only=True)
-        assert workbook.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo"]
-        assert "Báo cáo gồm 3 trang" in report.text  # the caption
+        assert workbook.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo", "Xu hướng"]
+        assert "Báo cáo gồm 4 trang" in report.text  # the caption
 
         pending = await bot.say(MINH, "/duyet")
         assert "1 khai báo" in pending[0].text and "Lê Văn Hùng" in pending[0].text

@@ -279,7 +279,7 @@ def test_manager_stats_chart_and_xlsx_report(prov: Province) -> None:
     report = manager.say("/baocao")[0].document
     assert report is not None and report.filename.endswith(".xlsx")
     wb = load_workbook(io.BytesIO(report.data), read_only=True)
-    assert wb.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo"]
+    assert wb.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo", "Xu hướng"]
     summary = [r for r in wb["Tổng hợp"].iter_rows(values_only=True)]
     header = next(r for r in summary if r and r[0] == "Mã đơn vị")
     assert "Tỷ lệ hoàn thành (%)" in header

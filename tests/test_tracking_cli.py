@@ -170,5 +170,5 @@ def test_report_workbook_is_readable(province_cli: Cli, tmp_path: Path) -> None:
     chart = tmp_path / "c.png"
     assert province_cli("report", "--out", str(out), "--chart", str(chart))[0] == 0
     wb = load_workbook(io.BytesIO(out.read_bytes()), read_only=True)
-    assert wb.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo"]
+    assert wb.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo", "Xu hướng"]
     assert chart.read_bytes().startswith(b"\x89PNG")

@@ -376,7 +376,7 @@ def test_report_download_is_the_chat_workbook(console: Console) -> None:
         response = client.get(f"/bao-cao.xlsx?ky={period}&don_vi=BVDK-NOI")
         assert response.status_code == 200
         book = load_workbook(io.BytesIO(response.content), read_only=True)
-        assert book.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo"]
+        assert book.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo", "Xu hướng"]
 
 
 # -- admin pages ---------------------------------------------------------------------------------------

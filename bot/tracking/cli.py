@@ -24,6 +24,7 @@ from bot.tracking.normalize import check_completion_day, parse_iso_or_vi, vi_dat
 
 if TYPE_CHECKING:
     from bot.tracking.stats import Stats
+    from bot.tracking.trend import TrendPoint
 
 OPERATOR = "cli"
 
@@ -267,9 +268,15 @@ def cmd_stats(args: argparse.Namespace, cli: CliContext) -> int:
     total, rows = cli.services.stats.overview(
         None, args.unit, by=args.by, as_of=as_of, job=args.job
     )
+    history = cli.services.stats.trend(None, args.unit, as_of=as_of) if args.trend else []
     if args.json:
-        _print_json({"total": total.to_dict(), "rows": [r.to_dict() for r in rows]})
+        data: dict[str, object] = {"total": total.to_dict(), "rows": [r.to_dict() for r in rows]}
+        if args.trend:
+            data["trend"] = [p.to_dict() for p in history]
+        _print_json(data)
         return 0
+    if args.trend:
+        return _print_trend(total, history)
     # A unit without sub-units breaks down into itself: print it once, as the total.
     if len(rows) == 1 and rows[0].unit_code == total.unit_code and args.by == "unit":
         rows = []
@@ -290,6 +297,30 @@ def cmd_stats(args: argparse.Namespace, cli: CliContext) -> int:
         "(HT: đã hoàn thành ≥1 khóa; Đạt TC: đạt tiêu chí của chỉ tiêu; tỷ lệ tính trên "
         "nhân viên đang làm việc)"
     )
+    return 0
+
+
+def _print_trend(total: Stats, history: list[TrendPoint]) -> int:
+    """Weekly rate under the target's rule, with the target and the deadline."""
+    from bot.tracking.trend import weekly
+
+    print(f"Xu hướng — {total.label}")
+    print(total.rule_vi())
+    if total.target_pct is not None and total.deadline is not None:
+        print(f"Chỉ tiêu {total.target_pct:g}% trước {vi_date(total.deadline)}. {total.pace_vi()}")
+    points = weekly(history)
+    if not points:
+        print("Chưa có số liệu theo ngày.")
+        return 0
+    print(f"{'Ngày':<12} {'NV đang làm':>11} {'Đạt TC':>7} {'Đạt%':>6}")
+    for p in points:
+        note = "  (ước tính)" if p.estimated else ""
+        print(f"{vi_date(p.day):<12} {p.active:>11} {p.counted:>7} {p.pct:>6.1f}{note}")
+    if any(p.estimated for p in points):
+        print(
+            "(ước tính: các tuần trước khi bắt đầu lưu số liệu hằng ngày, tính lại từ ngày "
+            "hoàn thành của danh sách hiện tại)"
+        )
     return 0
 
 
@@ -337,7 +368,9 @@ def cmd_report(args: argparse.Namespace, cli: CliContext) -> int:
     stats = cli.services.stats
     as_of = _day(args.date) or date.today()
     out = Path(args.out)
-    out.write_bytes(build_xlsx(stats, None, args.unit, as_of=as_of))
+    if args.job and args.job not in JOB_GROUPS:
+        raise UserError("Nhóm chức danh không hợp lệ.")
+    out.write_bytes(build_xlsx(stats, None, args.unit, as_of=as_of, job=args.job))
     print(f"Đã ghi báo cáo {out}")
     if args.chart:
         from bot.tracking.chart import build_chart, chart_data
@@ -484,6 +517,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--job", choices=sorted(JOB_GROUPS))
     p.add_argument("--date", help="số liệu đến ngày này (mặc định hôm nay)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--trend", action="store_true", help="xu hướng theo tuần so với chỉ tiêu và hạn")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("missing", help="nhân viên chưa đạt tiêu chí")
@@ -498,6 +532,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--out", required=True)
     p.add_argument("--chart")
     p.add_argument("--unit")
+    p.add_argument("--job", choices=sorted(JOB_GROUPS), help="chỉ một nhóm chức danh")
     p.add_argument("--date")
     p.set_defaults(func=cmd_report)
 

@@ -234,6 +234,28 @@ class Target(Base):
     rule: Mapped[str] = mapped_column(String(12), default="done", server_default="done")
 
 
+class UnitSnapshot(Base):
+    """One unit's figures on one day (active staff, done, VNeID, verified).
+
+    Written once a day (and on demand) so managers see whether they are on
+    pace: a trend drawn from today's roster alone would forget people who
+    left or moved. ``estimated`` marks days reconstructed from progress dates
+    when snapshots started, before any was stored.
+    """
+
+    __tablename__ = "unit_snapshots"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    active: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    vneid: Mapped[int] = mapped_column(Integer)
+    verified: Mapped[int] = mapped_column(Integer)
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class AuditLog(Base):
     """Every change to tracking data: who, what, when, before/after."""
 

@@ -19,6 +19,7 @@ from bot.core.messages import Reply
 from bot.core.notifications import Notification
 from bot.db import utcnow
 from bot.settings import Settings
+from bot.tracking import trend
 from bot.tracking.models import Identity, Outbox, Staff, UnitManager
 from bot.tracking.normalize import vi_date
 from bot.tracking.service import TrackingService
@@ -47,6 +48,8 @@ class TrackingNotifications:
 
     def due(self, now: datetime, channels: set[str]) -> list[Notification]:
         today = now.astimezone(ZoneInfo(self.settings.timezone)).date()
+        # The day's snapshot of every unit's figures (the managers' trend).
+        trend.ensure(self.tracking.db, today)
         self._queue_reminders(today)
         self._queue_digests(today)
         return self._deliver(now, channels)

@@ -22,6 +22,7 @@ from bot.tracking.normalize import vi_date
 from bot.tracking.safe_text import cell_text
 from bot.tracking.stats import RULE_COLUMNS, Stats, StatsService, lacking_vi
 from bot.tracking.targets import DEFAULT_RULE, rule_of
+from bot.tracking.trend import weekly
 from bot.tracking.xlsx_stream import XlsxStream
 
 SUMMARY_HEADERS = [
@@ -62,7 +63,15 @@ COMPLETION_HEADERS = [
     "Người duyệt",
     "Lý do từ chối",
 ]
-SHEETS = ("Tổng hợp", "Chưa đạt", "Đã khai báo")
+TREND_HEADERS = [
+    "Ngày",
+    "Số nhân viên đang làm việc",
+    "Đạt tiêu chí (người)",
+    "Tỷ lệ đạt tiêu chí (%)",
+    "Chỉ tiêu (%)",
+    "Ghi chú",
+]
+SHEETS = ("Tổng hợp", "Chưa đạt", "Đã khai báo", "Xu hướng")
 
 
 def reviewer_vi(label: str | None) -> str:
@@ -101,12 +110,19 @@ def build_xlsx(
     unit_ref: str | None = None,
     *,
     as_of: date | None = None,
+    job: str | None = None,
+    today: date | None = None,
 ) -> bytes:
-    """Three sheets: summary per unit and job group, staff not counted yet, every completion."""
+    """Four sheets: summary per unit and job group, staff not counted yet, every
+    completion, and the trend (weekly, from the daily snapshots).
+
+    With ``job`` every sheet is limited to that job group (the trend, kept
+    per unit only, stays the whole scope's and says so).
+    """
     as_of = as_of or date.today()
     scope = stats.scope(actor, unit_ref)
-    total, rows = stats.overview(actor, unit_ref, as_of=as_of)
-    jobs = stats.breakdown(actor, unit_ref, by="job", as_of=as_of)
+    total, rows = stats.overview(actor, unit_ref, as_of=as_of, job=job)
+    jobs = stats.breakdown(actor, unit_ref, by="job", as_of=as_of, job=job)
     target = total.target
     rule = target.rule if target else DEFAULT_RULE
     book = XlsxStream()
@@ -161,6 +177,7 @@ def build_xlsx(
                 Staff.active.is_(True),
                 or_(column.is_(None), column > as_of),
                 in_units,
+                *([Staff.job_group == job] if job else []),
             )
             .order_by(Unit.path, Staff.full_name, Staff.code)
             .execution_options(yield_per=5000)
@@ -200,7 +217,11 @@ def build_xlsx(
             .join(Staff, Staff.id == Completion.staff_id)
             .join(Unit, Unit.id == Staff.unit_id)
             .join(Course, Course.id == Completion.course_id)
-            .where(in_staff, Completion.completed_on <= as_of)
+            .where(
+                in_staff,
+                Completion.completed_on <= as_of,
+                *([Staff.job_group == job] if job else []),
+            )
             .order_by(Unit.path, Staff.full_name, Staff.code, Completion.completed_on)
             .execution_options(yield_per=5000)
         )
@@ -223,4 +244,26 @@ def build_xlsx(
                     cell_text(reason),
                 )
             )
+
+    ws = book.sheet(SHEETS[3], {0: 14, 5: 60})
+    ws.append([cell_text(f"Tỷ lệ đạt tiêu chí theo tuần — {scope.label}")])
+    ws.append([total.rule_vi()])
+    ws.append([])
+    ws.header(TREND_HEADERS)
+    target_pct = total.target_pct
+    history = weekly(stats.trend(actor, unit_ref, as_of=as_of, today=today))
+    for point in history:
+        ws.append(
+            (
+                vi_date(point.day),
+                point.active,
+                point.counted,
+                point.pct,
+                "" if target_pct is None else target_pct,
+                "ước tính từ ngày hoàn thành" if point.estimated else "",
+            )
+        )
+    if job:
+        ws.append([])
+        ws.append(["Ghi chú: xu hướng tính cho toàn bộ nhân viên của đơn vị, mọi nhóm chức danh."])
     return book.close()

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from bot.core.actor import Actor
 from bot.core.models import AnswerLog
@@ -41,8 +41,9 @@ from bot.text import has_diacritics
 from bot.tracking.models import JOB_GROUPS, Completion, Staff, Unit, UnitManager
 from bot.tracking.normalize import vi_date
 from bot.tracking.roster import ImportReport, import_staff, import_units
-from bot.tracking.stats import RULE_COLUMNS, Stats
-from bot.tracking.targets import DEFAULT_RULE
+from bot.tracking.stats import Stats
+from bot.tracking.trend import TrendPoint as TrendSnapshot
+from bot.tracking.trend import weekly
 
 # A province chart with more bars than this shows the lowest and highest half.
 CHART_MAX_BARS = 30
@@ -124,48 +125,16 @@ def _crumbs(services: Services, actor: Actor, unit: Unit | None) -> list[tuple[s
     return [(u.code, u.name) for u in chain if services.tracking.can_see_unit(actor, u)]
 
 
-def _counted_by_day(services: Services, paths: Sequence[str], as_of: date, rule: str) -> list[Any]:
-    """How many active people of the scope came to meet the target's rule on each day."""
-    day_of = RULE_COLUMNS[rule]
-    with services.db.session() as s:  # direct read: one grouped query on the staff index
-        return s.execute(
-            select(day_of, func.count())
-            .where(
-                Staff.active.is_(True),
-                day_of.is_not(None),
-                day_of <= as_of,
-                Staff.unit_id.in_(
-                    select(Unit.id).where(or_(*(Unit.path.like(f"{p}%") for p in paths)))
-                ),
-            )
-            .group_by(day_of)
-            .order_by(day_of)
-        ).all()  # type: ignore[return-value]
-
-
-def _trend(rows: Sequence[Any], as_of: date, total: Stats) -> list[TrendPoint]:
-    """Share counted under the rule by week, from progress dates over the current active roster.
-
-    A stand-in until daily snapshots of each unit's figures exist (issue 13
-    item 14): people who left are not in it.
-    """
-    active = total.counts.active
-    if not rows or not active:
-        return []
-    dated: list[tuple[date, int]] = [(d, int(n)) for d, n in rows if d is not None]
-    first: date = dated[0][0]
-    end: date = max(as_of, total.deadline or as_of)
-    step = timedelta(days=7 if (end - first).days <= 400 else 14)
-    days = sorted({first + step * n for n in range((end - first) // step + 1)} | {as_of, end})
-    points: list[TrendPoint] = []
-    done, i = 0, 0
-    for day in days:
-        while i < len(dated) and dated[i][0] <= day:
-            done += dated[i][1]
-            i += 1
-        value = round(100 * done / active, 1) if day <= as_of else None
-        points.append(TrendPoint(vi_date(day), value, total.target_pct))
-    return points
+def _trend(points: Sequence[TrendSnapshot], as_of: date, total: Stats) -> list[TrendPoint]:
+    """Weekly points from the stored daily snapshots, then the deadline (for the target line)."""
+    result = [
+        TrendPoint(vi_date(p.day) + (" (ước tính)" if p.estimated else ""), p.pct, total.target_pct)
+        for p in weekly(list(points))
+    ]
+    deadline = total.deadline
+    if result and deadline is not None and deadline > as_of:
+        result.append(TrendPoint(vi_date(deadline), None, total.target_pct))
+    return result
 
 
 def overview(services: Services, actor: Actor, unit_code: str | None, as_of: date) -> Overview:
@@ -173,18 +142,15 @@ def overview(services: Services, actor: Actor, unit_code: str | None, as_of: dat
     unit = _scope_unit(services, actor, unit_code)
     ref = unit.code if unit else None
     stats = services.stats
+    # Two independent reads side by side (the database drivers release the
+    # GIL; each call takes its own connection): one (unit, job) grouped read
+    # of the staff index for the totals and both splits, and the scope's
+    # stored daily snapshots for the trend.
+    counts = _POOL.submit(stats.overview_with_jobs, actor, ref, as_of=as_of)
+    history = _POOL.submit(stats.trend, actor, ref, as_of=as_of)
+    total, rows, jobs = counts.result()
+    trend = _trend(history.result(), as_of, total)
     scope = stats.scope(actor, ref)
-    paths = [u.path for u in scope.units]
-    # Three independent scans of the staff index: run them side by side (the
-    # database drivers release the GIL; each call takes its own connection).
-    by_unit = _POOL.submit(stats.overview, actor, ref, as_of=as_of)
-    by_job = _POOL.submit(stats.breakdown, actor, ref, by="job", as_of=as_of)
-    target = stats.target(as_of)
-    rule = target.rule if target else DEFAULT_RULE
-    done_on = _POOL.submit(_counted_by_day, services, paths, as_of, rule)
-    total, rows = by_unit.result()
-    jobs = by_job.result()
-    trend = _trend(done_on.result(), as_of, total)
     rows = sorted(rows, key=lambda r: (r.pct_counted, r.label))
     chart_rows, hidden = rows, 0
     if len(rows) > CHART_MAX_BARS:

@@ -12,6 +12,7 @@ from bot.tracking.chat.forms import REJECT_FORM
 from bot.tracking.models import JOB_GROUPS, REJECTED
 from bot.tracking.normalize import vi_date
 from bot.tracking.stats import lacking_vi
+from bot.tracking.trend import trend_vi
 
 MISSING_SHOWN = 30
 PENDING_SHOWN = 5
@@ -61,6 +62,11 @@ def stats(ctx: Context, args: str) -> list[Reply]:
         + target,
         f"Xác nhận VNeID: {total.pct_vneid:g}% · Đã duyệt: {total.pct_verified:g}%",
         total.pace_vi(),
+        trend_vi(
+            ctx.services.stats.trend(ctx.actor, unit_ref, as_of=day, today=day),
+            total.target_pct,
+            total.deadline,
+        ),
         total.rule_vi(),
         "",
         ("Theo nhóm chức danh:" if by == "job" else "Theo đơn vị:")
@@ -113,7 +119,7 @@ def report(ctx: Context, args: str) -> list[Reply]:
     name = f"bao-cao-hoan-thanh-{day.isoformat()}.xlsx"
     return [
         Reply(
-            "Báo cáo gồm 3 trang: Tổng hợp, Chưa đạt, Đã khai báo.",
+            "Báo cáo gồm 4 trang: Tổng hợp, Chưa đạt, Đã khai báo, Xu hướng.",
             document=OutFile(name, data, XLSX_MIME),
         )
     ]
