@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -231,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, cli) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # ``hocvuso stats --trend | head``: the reader left; not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # operator-facing: one line, details in the log
         from bot.errors import UserError
 
