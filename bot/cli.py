@@ -69,6 +69,32 @@ def cmd_docs_remove(args: argparse.Namespace, cli: CliContext) -> int:
     return status
 
 
+def cmd_docs_scan(args: argparse.Namespace, cli: CliContext) -> int:
+    """A transcribed document's scan copy, or the scan lines a quoted passage came from."""
+    from ingest.provenance import document_file, locate, scan_copy
+
+    services = cli.services
+    doc = next((d for d in services.kb.documents() if args.doc in (d.doc_id, d.path)), None)
+    stored = doc.path if doc is not None else args.doc
+    scan = scan_copy(document_file(stored, services.settings.knowledge_dir))
+    if scan is None:
+        print(f"no scan copy for {args.doc}", file=sys.stderr)
+        return 1
+    scan_text = scan.read_text(encoding="utf-8")
+    quote = sys.stdin.read() if args.quote == ["-"] else " ".join(args.quote)
+    span = locate(quote, scan_text) if quote.strip() else None
+    if args.json:
+        found = span.__dict__ if span is not None else None
+        print(json.dumps({"scan": str(scan), "match": found}, ensure_ascii=False, indent=2))
+    else:
+        print(f"scan copy: {scan} ({len(scan_text.splitlines())} lines)")
+        if span is not None:
+            print(f"lines {span.first_line}-{span.last_line} (match {span.score:.2f}):")
+            for number, line in enumerate(span.text.splitlines(), span.first_line):
+                print(f"{number:5} | {line}")
+    return 1 if quote.strip() and (span is None or span.score < 0.5) else 0
+
+
 def cmd_ask(args: argparse.Namespace, cli: CliContext) -> int:
     kb = cli.services.kb
     if args.jsonl:
@@ -169,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
 
-    docs = sub.add_parser("docs", help="list or remove indexed documents")
+    docs = sub.add_parser("docs", help="list, remove or check indexed documents")
     dsub = docs.add_subparsers(dest="docs_command", required=True)
     p = dsub.add_parser("list")
     p.add_argument("--json", action="store_true")
@@ -177,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("remove")
     p.add_argument("doc", nargs="+", help="document id or path")
     p.set_defaults(func=cmd_docs_remove)
+    p = dsub.add_parser("scan", help="a transcribed document's scan copy; where a quote is in it")
+    p.add_argument("doc", help="document id or path")
+    p.add_argument("quote", nargs="*", help="quoted passage to find in the scan ('-': stdin)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs_scan)
 
     p = sub.add_parser("ask", help="answer a question from the documents")
     p.add_argument("question", nargs="*")

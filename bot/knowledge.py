@@ -43,6 +43,7 @@ from bot.retrieval.vectors import VectorStore
 from bot.settings import Settings
 from bot.text import terms
 from ingest.pipeline import FileResult, Ingestor, IngestReport, slugify
+from ingest.provenance import TRANSCRIBED_NOTE, is_transcribed
 
 log = logging.getLogger(__name__)
 
@@ -409,4 +410,6 @@ class KnowledgeBase:
             )
         ocr_docs = {d for d, doc in self._docs.items() if doc.ocr_like}
         text = compose(quotes, retrieval.hits, labels, ocr_docs)
+        if any(is_transcribed(s.meta) for s in sources[: len(ordered)]):
+            text = f"{text}\n{TRANSCRIBED_NOTE}"  # provenance: once, not per block
         return done(text, False, sources, None, cited=len(ordered))

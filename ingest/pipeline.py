@@ -28,6 +28,7 @@ from bot.text import diacritic_ratio, fold
 from ingest.chunker import chunk_document
 from ingest.loaders import SUPPORTED_SUFFIXES, IngestError, load_text
 from ingest.metadata import parse_header
+from ingest.provenance import catalogue_meta, is_scan_copy
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
                 for name in sorted(files):
                     file = Path(root) / name
                     if name.startswith(".") or name.lower() in SKIP_NAMES:
+                        continue
+                    if is_scan_copy(file):  # provenance: OCR text of a transcribed plan
                         continue
                     if file.suffix.lower() in SKIP_IN_FOLDERS:
                         continue
@@ -231,6 +234,7 @@ class Ingestor:
             "number": meta.number,
             "profile": meta.profile,
         }
+        doc_meta.update(catalogue_meta(curated))  # provenance: transcribed from a scan
         if front:
             doc_meta.update(_guide_meta(front, file))
             doc_meta["profile"] = f"{meta.profile} {front.get('topic', '')}"

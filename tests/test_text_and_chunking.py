@@ -33,7 +33,10 @@ def test_terms_include_syllable_bigrams() -> None:
 
 
 def test_diacritic_ratio_tells_ocr_text_apart() -> None:
-    ocr = (PLANS / "so-y-te-bac-ninh-2948-KH-SYT-2026-binh-dan-hoc-vu-so.txt").read_text()
+    # The OCR text of plan 2948 (the typed transcription is what is indexed).
+    ocr = (
+        PLANS / "scans" / "so-y-te-bac-ninh-2948-KH-SYT-2026-binh-dan-hoc-vu-so.ocr.txt"
+    ).read_text()
     clean = (PLANS / "ttyt-ngoc-lac-789-KH-TTYT-2025-binh-dan-hoc-vu-so.txt").read_text()
     assert diacritic_ratio(ocr) < 0.2 < diacritic_ratio(clean)
 
@@ -79,7 +82,7 @@ def test_chunks_carry_their_section_path() -> None:
 
 
 def test_real_plan_sections_nest() -> None:
-    plan = PLANS / "so-y-te-bac-ninh-2948-KH-SYT-2026-binh-dan-hoc-vu-so.txt"
+    plan = PLANS / "scans" / "so-y-te-bac-ninh-2948-KH-SYT-2026-binh-dan-hoc-vu-so.ocr.txt"
     chunks = chunk_document(plan.read_text())
     zalo = next(c for c in chunks if "Zalo OA" in c.text)
     assert zalo.section.startswith("I1I. NHIEM VU") and "> 1.2." in zalo.section
