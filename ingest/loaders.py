@@ -293,6 +293,19 @@ def _load_image(path: Path, limits: IngestLimits) -> str:
         raise IngestError(f"unreadable image: {exc}", "Không đọc được tệp ảnh.") from exc
 
 
+def check_size(path: Path, limits: IngestLimits) -> None:
+    """Refuse an empty file or one larger than ``INGEST_MAX_FILE_MB`` before reading it."""
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError("empty file", "Tệp rỗng.")
+    if size > limits.max_file_mb * 1_000_000:
+        raise _too_large(
+            f"{size / 1e6:.1f} MB, limit {limits.max_file_mb} MB",
+            f"{size / 1e6:.1f} MB, tối đa {limits.max_file_mb} MB",
+            "INGEST_MAX_FILE_MB",
+        )
+
+
 def _read(path: Path, suffix: str, limits: IngestLimits) -> LoadedText:
     if suffix in TEXT_SUFFIXES:
         method = "markdown" if suffix != ".txt" else "text"
@@ -320,15 +333,7 @@ def load_text(path: Path, limits: IngestLimits | None = None) -> LoadedText:
             f"unsupported file type '{suffix or '(none)'}'",
             f"Định dạng “{suffix or 'không rõ'}” chưa được hỗ trợ (hỗ trợ PDF, DOCX, TXT, MD, HTML và ảnh chụp).",
         )
-    size = path.stat().st_size
-    if size == 0:
-        raise IngestError("empty file", "Tệp rỗng.")
-    if size > limits.max_file_mb * 1_000_000:
-        raise _too_large(
-            f"{size / 1e6:.1f} MB, limit {limits.max_file_mb} MB",
-            f"{size / 1e6:.1f} MB, tối đa {limits.max_file_mb} MB",
-            "INGEST_MAX_FILE_MB",
-        )
+    check_size(path, limits)
     try:
         loaded = _read(path, suffix, limits)
     except (IngestError, OSError):
