@@ -394,9 +394,9 @@ class Ingestor:
             front, body = split_front_matter(text)
         meta = parse_header(body, file)
         curated = _catalogue_entry(file)
-        for key in ("title", "issuer", "number", "issued_date"):
-            if curated.get(key):
-                setattr(meta, key, str(curated[key]))
+        for name in ("title", "issuer", "number", "issued_date"):
+            if curated.get(name):
+                setattr(meta, name, str(curated[name]))
         if curated:
             meta.profile = f"{meta.profile} {meta.issuer or ''} {meta.title}"
         kind = "guide" if front else "plan"
