@@ -271,11 +271,10 @@ def _load_pdf(path: Path, limits: IngestLimits) -> tuple[str, str, int]:
 def _load_image(path: Path, limits: IngestLimits) -> str:
     from PIL import Image, UnidentifiedImageError
 
-    _ocr_available()
     from ingest.ocr import ocr_image
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
             width, height = image.size
             if width * height > limits.max_image_pixels:
                 raise _too_large(
@@ -283,6 +282,7 @@ def _load_image(path: Path, limits: IngestLimits) -> str:
                     f"ảnh {width}x{height} điểm ảnh",
                     "INGEST_MAX_IMAGE_PIXELS",
                 )
+            _ocr_available()
             image.load()
             return ocr_image(image)
     except Image.DecompressionBombError as exc:
