@@ -256,7 +256,7 @@ def chunk_document(text: str, markdown: bool = False) -> list[ChunkDraft]:
     path: list[tuple[int, str]] = []
     current: list[str] = []
     for para in paragraphs:
-        if _SIGNATURE.match(fold(para)):
+        if _SIGNATURE.match(fold(para[:40])):
             # "Nơi nhận" starts the distribution list and signature block.
             if current:
                 blocks.append((list(path), current))
