@@ -125,7 +125,6 @@ class Candidate:
 
     path: Path
     explicit: bool
-    folder: Path | None = None
     skip: str | None = None
 
 
@@ -153,7 +152,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Candidate]:
                 sub = base / name
                 if sub.is_symlink():
                     if not _inside(sub.resolve(), folder):
-                        yield Candidate(sub, False, folder, OUTSIDE_LINK)
+                        yield Candidate(sub, False, OUTSIDE_LINK)
                     continue  # a link inside is reached through its real place
                 kept.append(name)
             dirs[:] = kept
@@ -164,9 +163,9 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Candidate]:
                 if file.suffix.lower() in SKIP_IN_FOLDERS:
                     continue
                 if file.is_symlink() and file.exists() and not _inside(file.resolve(), folder):
-                    yield Candidate(file, False, folder, OUTSIDE_LINK)
+                    yield Candidate(file, False, OUTSIDE_LINK)
                     continue
-                yield Candidate(file, False, folder)
+                yield Candidate(file, False)
 
 
 def _catalogue_entry(file: Path) -> dict[str, Any]:
