@@ -21,6 +21,7 @@ from bot.core.features import CliContext
 from bot.settings import Settings
 
 log = logging.getLogger("hocvuso")
+NOTHING_READ = 3  # `hocvuso ingest` exit status when not a single file could be read
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -35,12 +36,16 @@ def cmd_ingest(args: argparse.Namespace, cli: CliContext) -> int:
     paths = [Path(p) for p in args.paths] or [services.settings.knowledge_dir]
     report = services.kb.ingest(paths, progress=not args.quiet)
     for result in report.results:
-        if result.status == "failed":
-            print(f"FAILED  {result.path}: {result.reason}")
+        if result.status in {"failed", "skipped"}:
+            print(f"{result.status.upper():8}{result.path}: {result.reason}")
         elif args.verbose or result.status != "unchanged":
             print(f"{result.status.upper():8}{result.path} ({result.chunks} chunks)")
+        if result.warning:
+            print(f"WARNING {result.path}: {result.warning}")
     print(report.summary())
-    return 1 if report.counts.get("failed") and not report.ok_count else 0
+    # Exit 3 only when nothing could be read: a bad file among good ones is reported, not fatal.
+    unreadable = report.counts.get("failed") or report.counts.get("skipped")
+    return NOTHING_READ if unreadable and not report.readable and not report.changed else 0
 
 
 def cmd_docs_list(args: argparse.Namespace, cli: CliContext) -> int:

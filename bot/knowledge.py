@@ -9,6 +9,7 @@ changed the chunk store.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -42,7 +43,10 @@ from bot.retrieval.models import Chunk, Document
 from bot.retrieval.vectors import VectorStore
 from bot.settings import Settings
 from bot.text import terms
-from ingest.pipeline import FileResult, Ingestor, IngestReport, slugify
+from ingest import uploads
+from ingest.loaders import IngestLimits
+from ingest.names import safe_name
+from ingest.pipeline import FileResult, Ingestor, IngestReport
 from ingest.provenance import TRANSCRIBED_NOTE, is_transcribed
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ STALE_CHECK_S = 5.0
 
 @dataclass
 class DocumentInfo:
+    """A document as listed; ``path`` is its file (absolute), ``key`` its stored identity."""
+
     doc_id: str
     title: str
     path: str
@@ -65,6 +71,7 @@ class DocumentInfo:
     issuer: str | None
     issued_date: str | None
     chunks: int
+    key: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -154,6 +161,18 @@ class KnowledgeBase:
             self._index, self._stamp, self._checked_at = None, None, 0.0
 
     # -- ingest -------------------------------------------------------------------------
+    def ingestor(self) -> Ingestor:
+        """An ingestor keyed on the knowledge folder, with the INGEST_* limits."""
+        s = self.settings
+        limits = IngestLimits(
+            max_file_mb=s.ingest_max_file_mb,
+            max_unzipped_mb=s.ingest_max_unzipped_mb,
+            max_chars=s.ingest_max_chars,
+            max_pages=s.ingest_max_pages,
+            max_image_pixels=s.ingest_max_image_pixels,
+        )
+        return Ingestor(self.db, root=s.knowledge_dir, limits=limits)
+
     def ingest(
         self,
         paths: list[Path] | None = None,
@@ -161,12 +180,17 @@ class KnowledgeBase:
         progress: bool = False,
         remove_missing: bool = True,
     ) -> IngestReport:
-        """Sync files into the chunk store, then embed only chunks Chroma lacks."""
+        """Sync files into the chunk store, then embed only chunks Chroma lacks.
+
+        Vectors are synced even when the run is interrupted, so no stored
+        chunk is left without its vector.
+        """
         paths = paths or [self.settings.knowledge_dir]
-        report = Ingestor(self.db).sync(paths, remove_missing=remove_missing, progress=progress)
-        self.sync_vectors(progress=progress)
-        self.invalidate()
-        return report
+        try:
+            return self.ingestor().sync(paths, remove_missing=remove_missing, progress=progress)
+        finally:
+            self.sync_vectors(progress=progress)
+            self.invalidate()
 
     def ensure_ingested(self) -> IngestReport:
         """Called at start-up: index the shipped knowledge folder if it changed."""
@@ -202,26 +226,97 @@ class KnowledgeBase:
             bar.close()
         return len(missing)
 
-    def add_upload(self, path: Path, filename: str) -> FileResult:
-        """Keep an uploaded file in the data dir and index it (admins only)."""
-        safe = Path(filename).name.replace("/", "_") or "tai-lieu"
-        stem, suffix = Path(safe).stem, Path(safe).suffix.lower()
-        target = self.settings.uploads_dir / f"{slugify(stem)}{suffix}"
-        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        if path.resolve() != target.resolve():
-            shutil.copyfile(path, target)
-        result = Ingestor(self.db).ingest_file(target)
-        if result.status == "failed":
+    def _uploaded_as(self, ingestor: Ingestor, file: Path) -> str | None:
+        """Original name the upload at ``file`` was sent under (None: no document holds it)."""
+        with self.db.session() as s:
+            doc = s.scalar(select(Document).where(Document.path == ingestor.identity(file)))
+            if doc is None:
+                return None
+            return str((doc.meta or {}).get("upload_name") or file.name)
+
+    def add_upload(self, path: Path, filename: str, *, replace: bool = False) -> FileResult:
+        """Keep an uploaded file in the data dir and index it (admins only).
+
+        A different file whose name collides gets a new name; the same name
+        with new content is an update only with ``replace`` (the admin
+        confirmed), else the result's status is ``conflict``. A file that
+        cannot be read leaves nothing behind in ``uploads/`` and the previous
+        version, if any, untouched.
+        """
+        folder = self.settings.uploads_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        ingestor = self.ingestor()
+        shown = safe_name(filename)
+        try:
+            slot = uploads.choose_slot(
+                folder, filename, path, lambda f: self._uploaded_as(ingestor, f)
+            )
+        except OSError as exc:
+            log.warning("upload %s: %s", shown, exc)
+            return FileResult(shown, "failed", reason=str(exc), reason_vi="Không lưu được tệp.")
+        target = slot.target
+        if slot.verdict == "update" and not replace:
             with self.db.session() as s:
-                known = s.scalar(select(Document).where(Document.path == result.path))
-            if known is None:
-                target.unlink(missing_ok=True)
+                doc = s.scalar(select(Document).where(Document.path == ingestor.identity(target)))
+                doc_id = doc.id if doc else None
+            return FileResult(
+                shown,
+                "conflict",
+                reason="a document was uploaded under this name with other content",
+                reason_vi="Đã có tài liệu tải lên cùng tên nhưng nội dung khác.",
+                doc_id=doc_id,
+            )
+        backup = target.with_name(f".{target.name}.previous")
+        had_previous = slot.verdict == "update"
+        try:
+            if had_previous:
+                os.replace(target, backup)
+            if slot.verdict != "same":
+                shutil.copyfile(path, target)
+            result = ingestor.ingest_file(target, meta={"upload_name": filename})
+        except BaseException:
+            self._undo_upload(target, backup, had_previous, ingestor)
+            raise
+        if result.status == "failed":
+            self._undo_upload(target, backup, had_previous, ingestor)
         else:
+            backup.unlink(missing_ok=True)
             self.sync_vectors()
             self.invalidate()
+        result.path = shown
         return result
 
+    def _undo_upload(
+        self, target: Path, backup: Path, had_previous: bool, ingestor: Ingestor
+    ) -> None:
+        """Put back the previous file of an update, or remove a copy nothing indexes."""
+        if had_previous and backup.exists():
+            os.replace(backup, target)
+            return
+        with self.db.session() as s:
+            known = s.scalar(select(Document).where(Document.path == ingestor.identity(target)))
+        if known is None:
+            target.unlink(missing_ok=True)
+
+    def hold_upload(self, path: Path, filename: str) -> str:
+        """Keep an upload that needs the admin's confirmation; returns its token."""
+        return uploads.hold(self.settings.uploads_dir, path, filename)
+
+    def confirm_upload(self, token: str, accept: bool) -> FileResult | None:
+        """Apply (``accept``) or drop a held upload; None when the token is unknown."""
+        found = uploads.held(self.settings.uploads_dir, token)
+        if found is None:
+            return None
+        file, filename = found
+        try:
+            if not accept:
+                return FileResult(safe_name(filename), "unchanged")
+            return self.add_upload(file, filename, replace=True)
+        finally:
+            uploads.release(self.settings.uploads_dir, token)
+
     def documents(self) -> list[DocumentInfo]:
+        ingestor = self.ingestor()
         with self.db.session() as s:
             counts = dict(
                 s.execute(select(Chunk.doc_id, func.count()).group_by(Chunk.doc_id)).all()
@@ -230,31 +325,40 @@ class KnowledgeBase:
                 DocumentInfo(
                     d.id,
                     d.title,
-                    d.path,
+                    str(ingestor.locate(d.path)),
                     d.kind,
                     d.number,
                     d.issuer,
                     d.issued_date,
                     counts.get(d.id, 0),
+                    d.path,
                 )
                 for d in s.scalars(select(Document).order_by(Document.kind, Document.path)).all()
             ]
 
     def remove(self, key: str) -> DocumentInfo | None:
-        """Remove a document by id or path; uploaded files are deleted too."""
+        """Remove a document by id, stored key or file path (from any working directory).
+
+        Uploaded files are deleted too.
+        """
+        ingestor = self.ingestor()
         with self.db.session() as s:
             doc = s.get(Document, key) or s.scalar(select(Document).where(Document.path == key))
+            if doc is None and key.strip():
+                by_file = ingestor.identity(Path(key))
+                doc = s.scalar(select(Document).where(Document.path == by_file))
             if doc is None:
                 return None
             info = DocumentInfo(
                 doc.id,
                 doc.title,
-                doc.path,
+                str(ingestor.locate(doc.path)),
                 doc.kind,
                 doc.number,
                 doc.issuer,
                 doc.issued_date,
                 len(doc.chunks),
+                doc.path,
             )
             ids = [c.id for c in doc.chunks]
             s.delete(doc)

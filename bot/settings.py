@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, alias="RETRIEVAL_TOP_K", ge=1, le=50)
     max_upload_mb: int = Field(default=20, alias="MAX_UPLOAD_MB", ge=1)
 
+    # --- ingest: what one file may expand to (a bad file is refused, with its reason)
+    ingest_max_file_mb: int = Field(default=50, alias="INGEST_MAX_FILE_MB", ge=1)
+    ingest_max_unzipped_mb: int = Field(default=200, alias="INGEST_MAX_UNZIPPED_MB", ge=1)
+    ingest_max_chars: int = Field(default=2_000_000, alias="INGEST_MAX_CHARS", ge=1000)
+    ingest_max_pages: int = Field(default=500, alias="INGEST_MAX_PAGES", ge=1)
+    ingest_max_image_pixels: int = Field(
+        default=40_000_000, alias="INGEST_MAX_IMAGE_PIXELS", ge=1_000_000
+    )
+
     # --- answering -----------------------------------------------------------
     answer_mode: Literal["extractive", "generative"] = Field(
         default="extractive", alias="ANSWER_MODE"

@@ -27,7 +27,7 @@ _CHAPTER = re.compile(r"^(chuong|phan)\s+([ivxlc]+|\d{1,2})(\s*[.:\-–]|\s*$|\s
 _BARE_CHAPTER = re.compile(r"^(chuong|phan)\s+([ivxlc]+|\d{1,2})\s*$")
 _ARTICLE = re.compile(r"^dieu\s+\d{1,3}\s*([.:]|$)")
 _ITEM = re.compile(r"^([-+•*–]|\d{1,2}[.)]|[a-zđ]\))\s")
-_SENT_END = re.compile(r"[.;:!?…”\"]$")
+_RULE = re.compile(r"[-–—_=*.\s]{3,}|\d{1,3}")
 
 
 _SIGNATURE = re.compile(r"^n[o0]i nh\w{0,3}n\s*:")
@@ -73,36 +73,95 @@ def heading_level(line: str, markdown: bool = False) -> tuple[int, str] | None:
     return None
 
 
+_SENT_END_CHARS = frozenset('.;:!?…”"')
+# Only short paragraphs can be headings, bare chapter labels or upper-case titles,
+# so the tests below never look at more than this many characters of a paragraph.
+_SHORT = 150
+
+
+class _Paragraph:
+    """A paragraph being built from wrapped lines, with what ``reflow`` asks of it.
+
+    Joining strings line by line and re-testing the growing paragraph made
+    reflow quadratic (200 KB without punctuation took two minutes); here the
+    lines are kept in a list and each test looks at a bounded part only.
+    """
+
+    def __init__(self, first: str, markdown: bool) -> None:
+        self.lines: list[str] = []
+        self.size = -1
+        self.last = first
+        self.letters = self.uppers = 0
+        self.markdown = markdown
+        # A Markdown heading is decided by its first line, whatever joins it.
+        self.md_heading = markdown and heading_level(first, markdown) is not None
+        self.add(first)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.size += len(line) + 1
+        self.last = line
+        letters = [c for c in line if c.isalpha()]
+        self.letters += len(letters)
+        self.uppers += sum(c.isupper() for c in letters)
+
+    def is_upper(self) -> bool:
+        """Same as ``_is_upper(self.text())``, counted as lines are added."""
+        return bool(self.letters) and self.uppers / self.letters > 0.7
+
+    def text(self) -> str:
+        return " ".join(self.lines)
+
+    def head(self) -> str | None:
+        """The whole paragraph when it is short enough to be a heading or title."""
+        return self.text() if self.size <= _SHORT else None
+
+    def is_heading(self) -> bool:
+        if self.markdown:
+            return self.md_heading
+        head = self.head()
+        return head is not None and heading_level(head, False) is not None
+
+
 def reflow(text: str, markdown: bool = False) -> list[str]:
     """Join hard-wrapped lines into paragraphs, one paragraph or item per line.
 
     Extracted text wraps mid-sentence and sometimes puts a blank line between
-    every wrapped line, so blank lines alone are not paragraph breaks.
+    every wrapped line, so blank lines alone are not paragraph breaks. Linear
+    in the size of the text.
     """
-    raw = [re.sub(r"\s+", " ", ln).strip() for ln in text.replace("\f", "\n").splitlines()]
-    raw = [ln for ln in raw if ln and not re.fullmatch(r"[-–—_=*.\s]{3,}|\d{1,3}", ln)]
-    paragraphs: list[str] = []
-    for line in raw:
+    paragraphs: list[_Paragraph] = []
+    for raw_line in text.replace("\f", "\n").splitlines():
+        line = " ".join(raw_line.split())
+        if not line or _RULE.fullmatch(line):
+            continue
         if not paragraphs:
-            paragraphs.append(line)
+            paragraphs.append(_Paragraph(line, markdown))
             continue
         prev = paragraphs[-1]
-        if _BARE_CHAPTER.match(fold(prev).lower()) and _is_upper(line) and len(line) < 90:
-            paragraphs[-1] = f"{prev}. {line}"  # "Chương I" + "QUY ĐỊNH CHUNG"
+        head = prev.head()
+        if (
+            head is not None
+            and len(head) < 30
+            and _BARE_CHAPTER.match(fold(head).lower())
+            and len(line) < 90
+            and _is_upper(line)
+        ):
+            paragraphs[-1] = _Paragraph(f"{head}. {line}", markdown)  # "Chương I" + "QUY ĐỊNH"
             continue
         starts_new = bool(
             _ITEM.match(line)
             or heading_level(line, markdown)
-            or _SENT_END.search(prev)
-            or (heading_level(prev, markdown) is not None and (markdown or len(prev) < 45))
-            or (_is_upper(prev) and len(prev) < 90)
-            or (_is_upper(line) and len(line) < 90 and not _is_upper(prev))
+            or prev.last[-1] in _SENT_END_CHARS
+            or ((markdown or prev.size < 45) and prev.is_heading())
+            or (prev.size < 90 and prev.is_upper())
+            or (len(line) < 90 and _is_upper(line) and not prev.is_upper())
         )
         if starts_new:
-            paragraphs.append(line)
+            paragraphs.append(_Paragraph(line, markdown))
         else:
-            paragraphs[-1] = f"{prev} {line}"
-    return paragraphs
+            prev.add(line)
+    return [p.text() for p in paragraphs]
 
 
 def _drop_repeated(paragraphs: list[str]) -> list[str]:
@@ -123,6 +182,10 @@ def _drop_repeated(paragraphs: list[str]) -> list[str]:
     return out
 
 
+def _clip(label: str, limit: int = 200) -> str:
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
 def _short(label: str, limit: int = 70) -> str:
     marker, _, rest = label.strip().partition(" ")
     rest = re.split(r"(?<=\w)[.:;](?=\s)", rest, maxsplit=1)[0]
@@ -130,15 +193,54 @@ def _short(label: str, limit: int = 70) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.;])\s+")
+
+
+def _words_window(text: str, size: int) -> list[str]:
+    """Cut a passage with no sentence punctuation at spaces into parts ≤ ``size``.
+
+    A word longer than ``size`` (a pasted hash, a URL) is cut where it must.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    length = 0
+    for word in text.split():
+        while len(word) > size:
+            if current:
+                parts.append(" ".join(current))
+                current, length = [], 0
+            parts.append(word[:size])
+            word = word[size:]
+        if current and length + 1 + len(word) > size:
+            parts.append(" ".join(current))
+            current, length = [], 0
+        current.append(word)
+        length += len(word) + (1 if length else 0)
+    if current:
+        parts.append(" ".join(current))
+    return parts
+
+
+def _bounded_parts(line: str) -> list[str]:
+    """``line`` cut at sentence ends, then at spaces, so no part exceeds MAX_CHARS."""
+    if len(line) <= MAX_CHARS:
+        return [line]
+    parts: list[str] = []
+    for sentence in _SENTENCE_BREAK.split(line):
+        if len(sentence) <= MAX_CHARS:
+            if sentence:
+                parts.append(sentence)
+        else:
+            parts.extend(_words_window(sentence, TARGET_CHARS))
+    return parts
+
+
 def _split_long(lines: list[str]) -> list[list[str]]:
-    """Split a block at item boundaries (or sentences) into pieces ≤ MAX_CHARS."""
+    """Split a block at item boundaries, sentences, then spaces into pieces ≤ MAX_CHARS."""
     pieces: list[list[str]] = [[]]
     size = 0
     for line in lines:
-        parts = [line]
-        if len(line) > MAX_CHARS:
-            parts = [p for p in re.split(r"(?<=[.;])\s+", line) if p]
-        for part in parts:
+        for part in _bounded_parts(line):
             if size and size + len(part) > TARGET_CHARS:
                 pieces.append([])
                 size = 0
@@ -154,7 +256,7 @@ def chunk_document(text: str, markdown: bool = False) -> list[ChunkDraft]:
     path: list[tuple[int, str]] = []
     current: list[str] = []
     for para in paragraphs:
-        if _SIGNATURE.match(fold(para)):
+        if _SIGNATURE.match(fold(para[:40])):
             # "Nơi nhận" starts the distribution list and signature block.
             if current:
                 blocks.append((list(path), current))
@@ -177,7 +279,7 @@ def chunk_document(text: str, markdown: bool = False) -> list[ChunkDraft]:
             lvl, label = level
             while path and path[-1][0] >= lvl:
                 path.pop()
-            path.append((lvl, label if markdown else _short(label)))
+            path.append((lvl, _clip(label) if markdown else _short(label)))
             if markdown:
                 para = label  # show "Tiêu đề", not "## Tiêu đề"
         current.append(para)

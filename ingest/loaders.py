@@ -2,13 +2,17 @@
 
 PDF pages with a text layer are read directly; pages without one (scans) are
 rendered and OCR'd with tesseract's Vietnamese model, page by page, so mixed
-PDFs work. Every failure is an :class:`IngestError` with a one-line reason
-for the operator's log and a Vietnamese one for the user.
+PDFs work. Every failure, including the parsers' own exceptions on a
+damaged file, is an :class:`IngestError` with a one-line reason for the
+operator's log and a Vietnamese one for the user: one bad file must never
+cost the others. :class:`IngestLimits` caps what one file may expand to
+(bytes on disk, unzipped XML, pages, image pixels, characters).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 import zipfile
@@ -27,13 +31,45 @@ MIN_PAGE_TEXT = 40
 OCR_DPI = 300
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` on one line (whitespace collapsed), at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 class IngestError(Exception):
     """Why a file could not be read: ``reason`` (English, one line) and ``reason_vi``."""
 
     def __init__(self, reason: str, reason_vi: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(one_line(reason))
+        self.reason = one_line(reason)
         self.reason_vi = reason_vi
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """What one file may cost; the settings ``INGEST_MAX_*`` fill it in."""
+
+    max_file_mb: int = 50
+    max_unzipped_mb: int = 200
+    max_chars: int = 2_000_000
+    max_pages: int = 500
+    max_image_pixels: int = 40_000_000
+
+
+def _too_large(what: str, what_vi: str, setting: str) -> IngestError:
+    return IngestError(
+        f"file too large: {what} (raise {setting} to accept it)",
+        f"Tệp quá lớn để đưa vào kho ({what_vi}). Hãy tách thành các tệp nhỏ hơn.",
+    )
+
+
+def _chars_error(limits: IngestLimits) -> IngestError:
+    return _too_large(
+        f"more than {limits.max_chars:,} characters of text",
+        f"hơn {limits.max_chars:,} ký tự".replace(",", "."),
+        "INGEST_MAX_CHARS",
+    )
 
 
 @dataclass(frozen=True)
@@ -59,41 +95,50 @@ def _require_text(text: str, what: str) -> str:
 
 
 def _load_plain(path: Path) -> str:
+    from ingest.textdecode import NotText, decode_text
+
     raw = path.read_bytes()
     if not raw.strip():
         raise IngestError("empty file", "Tệp rỗng.")
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        log.info("%s is not UTF-8; decoding as cp1258", path.name)
-        try:
-            return raw.decode("cp1258")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
+        text, encoding = decode_text(raw)
+    except NotText as exc:
+        raise IngestError(
+            exc.reason,
+            "Tệp không phải là văn bản (có thể là tệp chương trình hoặc dữ liệu "
+            "đổi đuôi thành .txt/.md). Hãy gửi tệp văn bản, DOCX hoặc PDF.",
+        ) from exc
+    if encoding == "cp1258":
+        log.info("%s is not UTF-8; read as Windows-1258", path.name)
+    return text
 
 
-def _load_docx(path: Path) -> str:
-    from docx import Document
-    from docx.opc.exceptions import PackageNotFoundError
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+def _load_docx(path: Path, limits: IngestLimits) -> str:
+    from lxml.etree import XMLSyntaxError
 
-    try:
-        doc = Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise IngestError(f"corrupt DOCX: {exc}", "Tệp DOCX bị hỏng, không mở được.") from exc
+    from ingest.docx_stream import DocxMissingPart, DocxTooLarge, iter_docx_lines
+
+    corrupt_vi = "Tệp DOCX bị hỏng, không mở được."
     parts: list[str] = []
-    body = doc.element.body
-    for child in body.iterchildren():
-        tag = child.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            parts.append(Paragraph(child, doc).text)
-        elif tag == "tbl":
-            for row in Table(child, doc).rows:
-                cells = [c.text.strip() for c in row.cells]
-                unique = list(dict.fromkeys(c for c in cells if c))
-                if unique:
-                    parts.append(" | ".join(unique))
+    size = 0
+    try:
+        for line in iter_docx_lines(path, limits.max_unzipped_mb * 1_000_000):
+            parts.append(line)
+            size += len(line) + 1
+            if size > limits.max_chars:
+                raise _chars_error(limits)
+    except DocxTooLarge as exc:
+        raise _too_large(
+            f"unzipped {exc}", "nội dung giải nén quá lớn", "INGEST_MAX_UNZIPPED_MB"
+        ) from exc
+    except DocxMissingPart as exc:
+        raise IngestError(f"corrupt DOCX: {exc}", corrupt_vi) from exc
+    except zipfile.BadZipFile as exc:
+        raise IngestError(f"corrupt DOCX (zip): {exc}", corrupt_vi) from exc
+    except XMLSyntaxError as exc:
+        raise IngestError(f"corrupt DOCX (document.xml): {exc}", corrupt_vi) from exc
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise IngestError(f"corrupt DOCX: {exc}", corrupt_vi) from exc
     return "\n".join(parts)
 
 
@@ -169,7 +214,16 @@ def _ocr_available() -> None:
     ensure_tesseract()
 
 
-def _load_pdf(path: Path) -> tuple[str, str, int]:
+def _render_scale(width_pt: float, height_pt: float, max_pixels: int) -> float:
+    """OCR_DPI, lowered so that a page of any size renders within ``max_pixels``."""
+    scale = OCR_DPI / 72
+    area = max(width_pt, 1.0) * max(height_pt, 1.0)
+    if area * scale * scale > max_pixels:
+        scale = math.sqrt(max_pixels / area)
+    return scale
+
+
+def _load_pdf(path: Path, limits: IngestLimits) -> tuple[str, str, int]:
     import pypdfium2 as pdfium
 
     try:
@@ -181,57 +235,120 @@ def _load_pdf(path: Path) -> tuple[str, str, int]:
         raise IngestError(f"corrupt PDF: {exc}", "Tệp PDF bị hỏng, không mở được.") from exc
     pages: list[str] = []
     ocr_pages = 0
+    size = 0
     try:
-        for index in range(len(pdf)):
+        count = len(pdf)
+        if count > limits.max_pages:
+            raise _too_large(
+                f"{count} pages, limit {limits.max_pages}",
+                f"{count} trang, tối đa {limits.max_pages}",
+                "INGEST_MAX_PAGES",
+            )
+        for index in range(count):
             page = pdf[index]
             text = page.get_textpage().get_text_range()
             if len(text.strip()) < MIN_PAGE_TEXT:
                 _ocr_available()
                 from ingest.ocr import ocr_image
 
-                image = page.render(scale=OCR_DPI / 72).to_pil()
+                width, height = page.get_size()
+                scale = _render_scale(width, height, limits.max_image_pixels)
+                image = page.render(scale=scale).to_pil()
                 text = ocr_image(image)
                 ocr_pages += 1
             pages.append(text)
-        count = len(pdf)
+            size += len(text)
+            if size > limits.max_chars:
+                raise _chars_error(limits)
+    except pdfium.PdfiumError as exc:
+        raise IngestError(f"corrupt PDF page: {exc}", "Tệp PDF bị hỏng, không đọc được.") from exc
     finally:
         pdf.close()
     method = "pdf-ocr" if ocr_pages else "pdf-text"
     return "\n\n".join(pages), method, count
 
 
-def _load_image(path: Path) -> str:
+def _load_image(path: Path, limits: IngestLimits) -> str:
     from PIL import Image, UnidentifiedImageError
 
-    _ocr_available()
     from ingest.ocr import ocr_image
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+            if width * height > limits.max_image_pixels:
+                raise _too_large(
+                    f"image of {width}x{height} pixels, limit {limits.max_image_pixels:,}",
+                    f"ảnh {width}x{height} điểm ảnh",
+                    "INGEST_MAX_IMAGE_PIXELS",
+                )
+            _ocr_available()
             image.load()
             return ocr_image(image)
-    except (UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise _too_large(
+            f"image {exc}", "ảnh quá nhiều điểm ảnh", "INGEST_MAX_IMAGE_PIXELS"
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise IngestError(f"unreadable image: {exc}", "Không đọc được tệp ảnh.") from exc
 
 
-def load_text(path: Path) -> LoadedText:
-    """Text of a supported file, NFC-normalised, one paragraph or item per line."""
+def check_size(path: Path, limits: IngestLimits) -> None:
+    """Refuse an empty file or one larger than ``INGEST_MAX_FILE_MB`` before reading it."""
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError("empty file", "Tệp rỗng.")
+    if size > limits.max_file_mb * 1_000_000:
+        raise _too_large(
+            f"{size / 1e6:.1f} MB, limit {limits.max_file_mb} MB",
+            f"{size / 1e6:.1f} MB, tối đa {limits.max_file_mb} MB",
+            "INGEST_MAX_FILE_MB",
+        )
+
+
+def _read(path: Path, suffix: str, limits: IngestLimits) -> LoadedText:
+    if suffix in TEXT_SUFFIXES:
+        method = "markdown" if suffix != ".txt" else "text"
+        return LoadedText(_require_text(_load_plain(path), "file"), method)
+    if suffix == ".docx":
+        return LoadedText(_require_text(_load_docx(path, limits), "DOCX"), "docx")
+    if suffix in {".html", ".htm"}:
+        return LoadedText(_require_text(_load_html(path), "HTML"), "html")
+    if suffix == ".pdf":
+        text, method, pages = _load_pdf(path, limits)
+        return LoadedText(_require_text(text, "PDF (even after OCR)"), method, pages)
+    return LoadedText(_require_text(_load_image(path, limits), "image (OCR)"), "image-ocr", 1)
+
+
+def load_text(path: Path, limits: IngestLimits | None = None) -> LoadedText:
+    """Text of a supported file, NFC-normalised, one paragraph or item per line.
+
+    Raises only :class:`IngestError`: a parser's own exception on a damaged
+    file (lxml, zip, PIL, pdfium...) becomes that file's one-line reason.
+    """
+    limits = limits or IngestLimits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(
             f"unsupported file type '{suffix or '(none)'}'",
             f"Định dạng “{suffix or 'không rõ'}” chưa được hỗ trợ (hỗ trợ PDF, DOCX, TXT, MD, HTML và ảnh chụp).",
         )
-    if path.stat().st_size == 0:
-        raise IngestError("empty file", "Tệp rỗng.")
-    if suffix in TEXT_SUFFIXES:
-        method = "markdown" if suffix != ".txt" else "text"
-        return LoadedText(_require_text(_load_plain(path), "file"), method)
-    if suffix == ".docx":
-        return LoadedText(_require_text(_load_docx(path), "DOCX"), "docx")
-    if suffix in {".html", ".htm"}:
-        return LoadedText(_require_text(_load_html(path), "HTML"), "html")
-    if suffix == ".pdf":
-        text, method, pages = _load_pdf(path)
-        return LoadedText(_require_text(text, "PDF (even after OCR)"), method, pages)
-    return LoadedText(_require_text(_load_image(path), "image (OCR)"), "image-ocr", 1)
+    check_size(path, limits)
+    try:
+        loaded = _read(path, suffix, limits)
+    except (IngestError, OSError):
+        raise  # OSError: the caller reports "cannot read file"
+    except MemoryError as exc:
+        raise _too_large(
+            "it does not fit in memory", "không đủ bộ nhớ", "INGEST_MAX_FILE_MB"
+        ) from exc
+    except Exception as exc:  # a parser's own error on a damaged file
+        log.warning("unexpected loader error for %r", path.name, exc_info=True)
+        kind = suffix.lstrip(".").upper() or "file"
+        raise IngestError(
+            f"unreadable {kind}: {type(exc).__name__}: {exc}",
+            f"Tệp {kind} bị hỏng hoặc không đọc được.",
+        ) from exc
+    if len(loaded.text) > limits.max_chars:
+        raise _chars_error(limits)
+    return loaded

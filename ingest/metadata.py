@@ -7,6 +7,7 @@ and date line, then ``KẾ HOẠCH`` and the subject. OCR damage ("S6:2948
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,9 @@ def _heading_title(lines: list[str]) -> str:
 
 def parse_header(text: str, path: Path) -> DocMeta:
     """Extract number, issuer, date and title from the first lines."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()][:40]
+    # The header is in the first lines; long lines are cut so a file of one
+    # huge line cannot make a huge title.
+    lines = list(itertools.islice((ln.strip()[:300] for ln in text.splitlines() if ln.strip()), 40))
     meta = DocMeta()
     head = "\n".join(lines[:15])
     folded_head = fold(head)

@@ -160,8 +160,8 @@ def test_ingest_skips_scan_copies(tmp_path: Path) -> None:
     (tmp_path / "ke-hoach.txt").write_text("Kế hoạch", encoding="utf-8")
     (tmp_path / "scans" / "ke-hoach.ocr.txt").write_text("Ke hoach", encoding="utf-8")
     (tmp_path / "ban-quet.OCR.TXT").write_text("Ke hoach", encoding="utf-8")
-    assert [p.name for p, _ in iter_files([tmp_path])] == ["ke-hoach.txt"]
-    shipped = [p for p, _ in iter_files([REPO / "knowledge"])]
+    assert [c.path.name for c in iter_files([tmp_path])] == ["ke-hoach.txt"]
+    shipped = [c.path for c in iter_files([REPO / "knowledge"])]
     assert not any(is_scan_copy(p) for p in shipped)
     assert {p.name for p in shipped} >= {f"{name}.txt" for name in TRANSCRIBED}
 

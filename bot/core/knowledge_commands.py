@@ -16,10 +16,13 @@ from bot.core.uploads import UploadKind
 from bot.errors import UserError
 from bot.text import fold
 from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.names import safe_name
+from ingest.pipeline import FileResult
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+CONFIRM_UPLOAD = "capnhat"  # button payload: capnhat:<token>:1|0
 
 
 def guide_origins(source: Source) -> list[str]:
@@ -155,6 +158,19 @@ def _feedback_report(ctx: Context, _args: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+def _upload_reply(name: str, result: FileResult) -> list[Reply]:
+    """The admin's answer to an upload (``name`` already printable): done, refused, warned."""
+    if result.status == "failed":
+        return [Reply(f"Không thêm được “{name}”: {result.reason_vi or 'không đọc được tệp.'}")]
+    verb = {"added": "Đã thêm", "updated": "Đã cập nhật"}.get(result.status)
+    if verb is None:
+        return [Reply(f"Không có thay đổi: “{name}” đã có trong kho với đúng nội dung này.")]
+    text = f"{verb} “{name}” ({result.chunks} đoạn). Nhân viên có thể hỏi về văn bản này ngay."
+    if result.warning_vi:
+        text += f"\n\n{result.warning_vi}"
+    return [Reply(text)]
+
+
 def _ingest_attachment(ctx: Context) -> list[Reply] | None:
     att = ctx.msg.attachment
     if att is None:
@@ -164,17 +180,37 @@ def _ingest_attachment(ctx: Context) -> list[Reply] | None:
     limit = ctx.services.settings.max_upload_mb
     if att.size > limit * 1024 * 1024:
         raise UserError(f"Tệp quá lớn (tối đa {limit} MB).")
-    result = ctx.services.kb.add_upload(att.path, att.filename)
-    if result.status == "failed":
-        return [Reply(f"Không thêm được “{att.filename}”: {result.reason_vi}")]
-    verb = {"added": "Đã thêm", "updated": "Đã cập nhật", "unchanged": "Không có thay đổi:"}[
-        result.status
-    ]
-    return [
-        Reply(
-            f"{verb} “{att.filename}” ({result.chunks} đoạn). Nhân viên có thể hỏi về văn bản này ngay."
-        )
-    ]
+    kb = ctx.services.kb
+    result = kb.add_upload(att.path, att.filename)
+    if result.status == "conflict":
+        # Same name, other content: replace only when the admin says so.
+        token = kb.hold_upload(att.path, att.filename)
+        return [
+            Reply(
+                f"Đã có tài liệu “{safe_name(att.filename)}” trong kho với nội dung khác. "
+                "Bạn có muốn thay bằng tệp vừa gửi không?",
+                buttons=[
+                    [
+                        Button("Có, cập nhật", f"{CONFIRM_UPLOAD}:{token}:1"),
+                        Button("Không, giữ bản cũ", f"{CONFIRM_UPLOAD}:{token}:0"),
+                    ]
+                ],
+            )
+        ]
+    return _upload_reply(safe_name(att.filename), result)
+
+
+def _confirm_upload(ctx: Context, rest: str) -> list[Reply]:
+    """The admin's yes/no on replacing a document by a new file of the same name."""
+    if not ctx.actor.is_admin:
+        return [Reply("Chỉ quản trị viên mới được thêm tài liệu vào kho.")]
+    token, _, answer = rest.partition(":")
+    result = ctx.services.kb.confirm_upload(token, accept=answer == "1")
+    if result is None:
+        return [Reply("Yêu cầu cập nhật này đã hết hạn hoặc đã được xử lý. Bạn hãy gửi lại tệp.")]
+    if answer != "1":
+        return [Reply("Đã giữ nguyên bản cũ; tệp vừa gửi không được lưu.")]
+    return _upload_reply(result.path, result)
 
 
 class KnowledgeFeature:
@@ -208,6 +244,7 @@ class KnowledgeFeature:
             )
         )
         registry.on_payload("fb", _feedback)
+        registry.on_payload(CONFIRM_UPLOAD, _confirm_upload)
         registry.accept_uploads(
             UploadKind("documents", "tài liệu", SUPPORTED_SUFFIXES, _ingest_attachment)
         )

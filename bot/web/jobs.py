@@ -83,7 +83,7 @@ class IngestJobs:
         status, message, doc_id = FAILED, None, None
         try:
             result = self.services.kb.add_upload(path, filename)
-            if result.status == "failed":
+            if result.status in {"failed", "conflict"}:  # conflict: same name, other content
                 message = result.reason_vi or "Không đọc được tệp."
             else:
                 status, doc_id = DONE, result.doc_id
