@@ -123,6 +123,9 @@ class _Paragraph:
         return head is not None and heading_level(head, False) is not None
 
 
+_TABLE_CELL = " | "
+
+
 def reflow(text: str, markdown: bool = False) -> list[str]:
     """Join hard-wrapped lines into paragraphs, one paragraph or item per line.
 
@@ -156,6 +159,10 @@ def reflow(text: str, markdown: bool = False) -> list[str]:
             or ((markdown or prev.size < 45) and prev.is_heading())
             or (prev.size < 90 and prev.is_upper())
             or (len(line) < 90 and _is_upper(line) and not prev.is_upper())
+            # A table row written as cells ("4.5 | task | unit") is a record of
+            # its own: joining rows would quote two tasks as one.
+            or _TABLE_CELL in line
+            or _TABLE_CELL in prev.last
         )
         if starts_new:
             paragraphs.append(_Paragraph(line, markdown))

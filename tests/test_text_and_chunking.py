@@ -156,3 +156,18 @@ def test_informal_document_title_comes_from_its_heading() -> None:
 def test_percent_sign_reads_as_phan_tram() -> None:
     assert "phan_tram" in terms("năm 2025 đạt 90%")
     assert "phan_tram" in terms("bao nhiêu phần trăm")
+
+
+def test_table_rows_stay_separate_records() -> None:
+    """The typed appendix of 19/KH-TTYT is one row per line: rows are never joined."""
+    from ingest.chunker import reflow
+
+    text = (
+        "STT | Nhiệm vụ | Cơ quan chủ trì\n"
+        "4.5 | Tuyên truyền trên trang thông tin | Phòng KH - NV - ĐD\n"
+        "5 | Tham gia Cuộc thi tìm hiểu cải cách hành chính | Toàn thể VC, NLĐ\n"
+        "Nơi nhận:\n"
+    )
+    paragraphs = reflow(text)
+    assert paragraphs[1].startswith("4.5 |") and "Cuộc thi" not in paragraphs[1]
+    assert paragraphs[2].startswith("5 | Tham gia")
