@@ -123,11 +123,14 @@ class TgBot:
         self._done[update_id] = future
         return future
 
-    async def send(self, update: dict[str, Any]) -> list[Sent]:
-        """Queue an update, wait until PTB has fully handled it, return what was sent."""
+    async def send(self, update: dict[str, Any], *, settle: bool = True) -> list[Sent]:
+        """Queue an update, wait until PTB has fully handled it (and, with ``settle``,
+        until heavy work it started has delivered its result); return what was sent."""
         mark = self.fake.mark()
         update_id = self.fake.push(update)
         await asyncio.wait_for(self.expect(update_id), 60)
+        if settle:
+            await self.adapter.runner.drain(60)
         return self.fake.sent_since(mark)
 
     async def say(self, user: int, text: str, **kw: Any) -> list[Sent]:
@@ -162,6 +165,7 @@ async def running(
     finally:
         await app.updater.stop()
         await app.stop()
+        await app.post_stop(app)  # type: ignore[misc]
         await app.shutdown()
         await app.post_shutdown(app)
 
@@ -398,7 +402,8 @@ async def test_manager_stats_chart_report_and_verify(
         missing = await bot.text(MINH, "/chuahoanthanh")
         assert "Nguyễn Thị Lan" in missing and "Hoàng Văn Nam" not in missing
 
-        report = only(await bot.say(MINH, "/report"))
+        notice, report = await bot.say(MINH, "/report")  # built off the conversation path
+        assert "Đang xử lý" in notice.text
         assert report.method == "sendDocument" and report.file_name
         assert report.file_name.endswith(".xlsx") and report.file_data is not None
         workbook = load_workbook(io.BytesIO(report.file_data), read_only=True)
@@ -439,7 +444,8 @@ async def test_admin_document_upload_becomes_answerable(
         assert "Chỉ quản trị viên" in denied[-1].text
         added = await bot.send(fake.document(ADMIN, "truc-dem.txt", data, "text/plain"))
         assert "Đã nhận tệp “truc-dem.txt”" in added[0].text
-        assert "Đã thêm “truc-dem.txt”" in added[1].text
+        assert "Đang xử lý tệp “truc-dem.txt”" in added[1].text  # indexed in the background
+        assert "Đã thêm “truc-dem.txt”" in added[2].text
         assert fake.file_downloads  # downloaded through the Bot API file URL
 
         answer = only(await bot.say(LAN, question)).text
