@@ -571,6 +571,58 @@ async def test_webhook_requires_the_secret_token(
         assert len(fake.sent_since(0)) == 1  # the refused requests were never handled
 
 
+async def test_replayed_updates_are_processed_once_in_polling_and_webhook_modes(
+    make_tg_province: Callable[..., Province],
+    fake: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 12.15: a replayed update_id is handled once, whichever mode or worker
+    receives it (the ids are kept in the database)."""
+    port = free_port()
+    province = make_tg_province(
+        TELEGRAM_WEBHOOK_URL="https://bot.syt.example.vn/tg",
+        TELEGRAM_WEBHOOK_SECRET="bi-mat_0123456789",
+        TELEGRAM_LISTEN_PORT=port,
+    )
+    # Polling: the greeting is sent once.
+    polled = fake.new_update(fake.text(STRANGER, "/start"))
+    async with running(fake, province.engine) as bot:
+        fake.push(polled)
+        await asyncio.wait_for(bot.expect(polled["update_id"]), 60)
+    greetings = len(fake.sent_since(0, STRANGER))
+    assert greetings >= 1
+
+    settings = province.services.settings
+    options = webhook_options(settings, webhook_secret(settings))
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "bi-mat_0123456789"}
+    url = f"http://127.0.0.1:{port}/tg"
+    async with running(fake, province.engine, webhook=options) as bot:
+        async with httpx.AsyncClient(timeout=30) as client:
+            with caplog.at_level(logging.INFO, logger="bot.channels.telegram.adapter"):
+
+                async def ignored(count: int) -> None:
+                    # A dropped update never reaches later handler groups: wait for its log.
+                    for _ in range(6000):
+                        found = [r for r in caplog.records if "duplicate update" in r.getMessage()]
+                        if len(found) >= count:
+                            return
+                        await asyncio.sleep(0.01)
+                    raise AssertionError("the duplicate was not recognised")
+
+                # The update already handled by polling, posted to the webhook: ignored.
+                assert (await client.post(url, json=polled, headers=headers)).status_code == 200
+                await ignored(1)
+                # A new update posted twice (a redelivery): answered once.
+                fresh = fake.new_update(fake.text(LAN, "/tiendo"))
+                handled = bot.expect(fresh["update_id"])
+                assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
+                await asyncio.wait_for(handled, 60)
+                assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
+                await ignored(2)
+    assert len(fake.sent_since(0, STRANGER)) == greetings
+    assert len(fake.sent_since(0, LAN)) == 1
+
+
 def test_webhook_settings_are_checked(tmp_path: Path) -> None:
     def settings(**values: Any) -> Settings:
         return Settings(_env_file=None, HOCVUSO_DATA_DIR=tmp_path, **values)  # type: ignore[call-arg]

@@ -308,6 +308,11 @@ async def test_bot_question_gets_quoted_answer_with_citations_and_numbered_feedb
     await user.post(body), await user.post(body)
     await adapter.drain()
     assert sum("/huy —" in t for t in fake.texts("bot")) == 1
+    # ... also when it reaches a second worker (another process, the same database).
+    second = await bot_adapter(services, engine)
+    assert (await BotUser(second, fake, http, "u7").post(body)).status_code == 200
+    await second.drain()
+    assert sum("/huy —" in t for t in fake.texts("bot")) == 1
 
 
 async def test_bot_polling_mode_receives_wrapped_and_listed_updates(
