@@ -596,29 +596,31 @@ async def test_replayed_updates_are_processed_once_in_polling_and_webhook_modes(
     options = webhook_options(settings, webhook_secret(settings))
     headers = {"X-Telegram-Bot-Api-Secret-Token": "bi-mat_0123456789"}
     url = f"http://127.0.0.1:{port}/tg"
-    async with running(fake, province.engine, webhook=options) as bot:
-        async with httpx.AsyncClient(timeout=30) as client:
-            with caplog.at_level(logging.INFO, logger="bot.channels.telegram.adapter"):
+    async with (
+        running(fake, province.engine, webhook=options) as bot,
+        httpx.AsyncClient(timeout=30) as client,
+    ):
+        with caplog.at_level(logging.INFO, logger="bot.channels.telegram.adapter"):
 
-                async def ignored(count: int) -> None:
-                    # A dropped update never reaches later handler groups: wait for its log.
-                    for _ in range(6000):
-                        found = [r for r in caplog.records if "duplicate update" in r.getMessage()]
-                        if len(found) >= count:
-                            return
-                        await asyncio.sleep(0.01)
-                    raise AssertionError("the duplicate was not recognised")
+            async def ignored(count: int) -> None:
+                # A dropped update never reaches later handler groups: wait for its log.
+                for _ in range(6000):
+                    found = [r for r in caplog.records if "duplicate update" in r.getMessage()]
+                    if len(found) >= count:
+                        return
+                    await asyncio.sleep(0.01)
+                raise AssertionError("the duplicate was not recognised")
 
-                # The update already handled by polling, posted to the webhook: ignored.
-                assert (await client.post(url, json=polled, headers=headers)).status_code == 200
-                await ignored(1)
-                # A new update posted twice (a redelivery): answered once.
-                fresh = fake.new_update(fake.text(LAN, "/tiendo"))
-                handled = bot.expect(fresh["update_id"])
-                assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
-                await asyncio.wait_for(handled, 60)
-                assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
-                await ignored(2)
+            # The update already handled by polling, posted to the webhook: ignored.
+            assert (await client.post(url, json=polled, headers=headers)).status_code == 200
+            await ignored(1)
+            # A new update posted twice (a redelivery): answered once.
+            fresh = fake.new_update(fake.text(LAN, "/tiendo"))
+            handled = bot.expect(fresh["update_id"])
+            assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
+            await asyncio.wait_for(handled, 60)
+            assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
+            await ignored(2)
     assert len(fake.sent_since(0, STRANGER)) == greetings
     assert len(fake.sent_since(0, LAN)) == 1
 
