@@ -53,11 +53,64 @@ QUESTIONS = [
     "chi tieu 5 noi ve gi",
     "Đề án 06 là gì?",
 ]
-WORDS = (
-    "điều dưỡng bác sĩ khoa phòng trực ca bàn giao hồ sơ bệnh án thuốc vật tư kiểm tra "
-    "báo cáo tháng quý năm đơn vị trạm y tế xã huyện tỉnh sở hướng dẫn quy định thực hiện "
-    "đào tạo kỹ năng số chuyển đổi nền tảng tài khoản định danh điện tử chứng chỉ"
-).split()
+WORDS = [
+    "điều",
+    "dưỡng",
+    "bác",
+    "sĩ",
+    "khoa",
+    "phòng",
+    "trực",
+    "ca",
+    "bàn",
+    "giao",
+    "hồ",
+    "sơ",
+    "bệnh",
+    "án",
+    "thuốc",
+    "vật",
+    "tư",
+    "kiểm",
+    "tra",
+    "báo",
+    "cáo",
+    "tháng",
+    "quý",
+    "năm",
+    "đơn",
+    "vị",
+    "trạm",
+    "y",
+    "tế",
+    "xã",
+    "huyện",
+    "tỉnh",
+    "sở",
+    "hướng",
+    "dẫn",
+    "quy",
+    "định",
+    "thực",
+    "hiện",
+    "đào",
+    "tạo",
+    "kỹ",
+    "năng",
+    "số",
+    "chuyển",
+    "đổi",
+    "nền",
+    "tảng",
+    "tài",
+    "khoản",
+    "định",
+    "danh",
+    "điện",
+    "tử",
+    "chứng",
+    "chỉ",
+]
 
 
 def regulation(size_kb: int, seed: int) -> str:
@@ -170,9 +223,7 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         print(f"{'mode':<8}{'median s':>10}{'max s':>8}{'upload done s':>15}")
         for mode, (times, upload_s) in results.items():
-            print(
-                f"{mode:<8}{statistics.median(times):>10.2f}{max(times):>8.2f}{upload_s:>15.2f}"
-            )
+            print(f"{mode:<8}{statistics.median(times):>10.2f}{max(times):>8.2f}{upload_s:>15.2f}")
         services.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
