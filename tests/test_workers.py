@@ -146,7 +146,8 @@ def seed(url: str, chroma: str, tmp: Path) -> None:
     """Units and roster (what an admin imports), Lan linked on Telegram."""
     from bot.tracking.roster import import_staff, import_units
 
-    services = build_services(make_settings(tmp / "seed", DATABASE_URL=url, CHROMA_URL=chroma))
+    extra = {"CHROMA_URL": chroma} if chroma else {}
+    services = build_services(make_settings(tmp / "seed", DATABASE_URL=url, **extra))
     try:
         units, roster = tmp / "units.csv", tmp / "roster.csv"
         units.write_text(UNITS_CSV, encoding="utf-8")
@@ -293,3 +294,46 @@ def test_migrations_wait_for_the_advisory_lock(pg_database: Callable[[], str]) -
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     finally:
         holder.dispose()
+
+
+def test_database_backup_restores_into_a_working_database(
+    tmp_path: Path,
+    pg_database: Callable[[], str],  # noqa: F811
+) -> None:
+    """docs/deploy.md's backup: ``pg_dump -Fc`` then ``pg_restore`` into an empty
+    database gives a database the workers open at the schema head, data intact."""
+    import shutil
+
+    from sqlalchemy.engine import make_url
+
+    if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
+        pytest.skip("pg_dump/pg_restore not installed")
+    source, target = pg_database(), pg_database()
+    seed(source, "", tmp_path)
+    dump = tmp_path / "hocvuso.dump"
+
+    def args(url: str) -> list[str]:
+        parsed = make_url(url)
+        return ["-h", str(parsed.host), "-p", str(parsed.port or 5432), "-U", str(parsed.username)]
+
+    subprocess.run(
+        ["pg_dump", "-Fc", "-f", str(dump), *args(source), str(make_url(source).database)],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "pg_restore",
+            "--no-owner",
+            "-d",
+            str(make_url(target).database),
+            *args(target),
+            str(dump),
+        ],
+        check=True,
+    )
+    services = build_services(make_settings(tmp_path / "restored", DATABASE_URL=target))
+    try:
+        actor = services.tracking.resolve("telegram", str(LAN), is_admin=False)
+        assert actor.staff_code == "NV001"  # the link survived the round trip
+    finally:
+        services.close()
