@@ -249,6 +249,7 @@ async def run_in_process(
         fake.on_sent = None
         await app.updater.stop()
         await app.stop()
+        await app.post_stop(app)  # type: ignore[misc]
         await app.shutdown()
         await app.post_shutdown(app)
     return summarize(

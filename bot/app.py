@@ -78,7 +78,9 @@ def serving(settings: Settings) -> Iterator[tuple[Services, Engine]]:
     services = build_services(settings)
     try:
         log.info("checking the knowledge folder %s", settings.knowledge_dir)
-        services.kb.ensure_ingested()
+        # Workers started together index the shared knowledge one after the other.
+        with services.db.lock("hocvuso:ingest"):
+            services.kb.ensure_ingested()
         yield services, build_engine(services)
     finally:
         services.close()

@@ -8,9 +8,11 @@ upgrades it to head so a fresh data directory just works.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -128,8 +130,22 @@ def ensure_schema(engine: Engine) -> None:
     migrate(engine)
 
 
+MIGRATION_LOCK = "hocvuso:migrations"
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision.
+
+    On PostgreSQL the upgrade runs under a transaction-level advisory lock:
+    two workers started together would otherwise both see an empty database
+    and both try to create the tables. The second one waits, then finds the
+    schema at head and has nothing left to do.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -137,6 +153,10 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.attributes["connection"] = None
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(%(key)s)", {"key": lock_key(MIGRATION_LOCK)}
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -150,6 +170,45 @@ class Database:
         if run_migrations:
             ensure_schema(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._thread_locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
+
+    @property
+    def shared(self) -> bool:
+        """True when several processes may use this database (PostgreSQL)."""
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the named lock for the duration of the block.
+
+        On PostgreSQL it is a session advisory lock, so it holds across every
+        worker process sharing the database (one user's messages handled one at
+        a time wherever they arrive; one start-up ingest at a time). On SQLite,
+        which only one process serves, a thread lock per name is enough.
+        """
+        if self.shared:
+            key = lock_key(name)
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("SELECT pg_advisory_lock(%(key)s)", {"key": key})
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%(key)s)", {"key": key})
+            return
+        with self._guard:
+            lock, users = self._thread_locks.get(name, (threading.Lock(), 0))
+            self._thread_locks[name] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._thread_locks[name]
+                if users <= 1:
+                    del self._thread_locks[name]
+                else:
+                    self._thread_locks[name] = (lock, users - 1)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,6 +1,12 @@
 """Imports every table module so ``Base.metadata`` is complete (for Alembic)."""
 
-from bot.core.models import AnswerLog, ConversationState
+from bot.core.models import (
+    AnswerLog,
+    ConversationState,
+    ProcessedEvent,
+    RateCounter,
+    SharedFile,
+)
 from bot.curation.models import CuratedAnswer, CuratedVariant
 from bot.retrieval.models import Chunk, Document
 from bot.tracking.models import (
@@ -32,6 +38,9 @@ __all__ = [
     "LinkCode",
     "LinkGuard",
     "Outbox",
+    "ProcessedEvent",
+    "RateCounter",
+    "SharedFile",
     "Staff",
     "Target",
     "Unit",

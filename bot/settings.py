@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     quiet_hours: str = Field(default="21:00-07:00", alias="QUIET_HOURS")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="HOCVUSO_TIMEZONE")
     flood_limit_per_minute: int = Field(default=20, alias="FLOOD_LIMIT_PER_MINUTE", ge=1)
+    # Threads answering messages in one worker process (one user's messages stay in order).
+    engine_threads: int = Field(default=4, alias="ENGINE_THREADS", ge=1, le=64)
 
     @field_validator("admin_ids", "telegram_admin_ids", "zalo_admin_ids", mode="before")
     @classmethod

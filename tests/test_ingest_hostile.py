@@ -457,7 +457,10 @@ def _chat(services: Services) -> Callable[..., list[Reply]]:
     engine = build_engine(services)
 
     def say(text: str = "", **kw: Any) -> list[Reply]:
-        return engine.handle(Incoming("console", "admin", chat_id="admin", text=text, **kw))
+        """The replies that carry the outcome (indexing runs in the background: its
+        "⏳ đang xử lý" notice comes first and is left out here)."""
+        replies = engine.handle(Incoming("console", "admin", chat_id="admin", text=text, **kw))
+        return [r for r in replies if not r.text.startswith("⏳")]
 
     return say
 

@@ -123,11 +123,14 @@ class TgBot:
         self._done[update_id] = future
         return future
 
-    async def send(self, update: dict[str, Any]) -> list[Sent]:
-        """Queue an update, wait until PTB has fully handled it, return what was sent."""
+    async def send(self, update: dict[str, Any], *, settle: bool = True) -> list[Sent]:
+        """Queue an update, wait until PTB has fully handled it (and, with ``settle``,
+        until heavy work it started has delivered its result); return what was sent."""
         mark = self.fake.mark()
         update_id = self.fake.push(update)
         await asyncio.wait_for(self.expect(update_id), 60)
+        if settle:
+            await self.adapter.runner.drain(60)
         return self.fake.sent_since(mark)
 
     async def say(self, user: int, text: str, **kw: Any) -> list[Sent]:
@@ -162,6 +165,7 @@ async def running(
     finally:
         await app.updater.stop()
         await app.stop()
+        await app.post_stop(app)  # type: ignore[misc]
         await app.shutdown()
         await app.post_shutdown(app)
 
@@ -398,7 +402,8 @@ async def test_manager_stats_chart_report_and_verify(
         missing = await bot.text(MINH, "/chuahoanthanh")
         assert "Nguyễn Thị Lan" in missing and "Hoàng Văn Nam" not in missing
 
-        report = only(await bot.say(MINH, "/report"))
+        notice, report = await bot.say(MINH, "/report")  # built off the conversation path
+        assert "Đang xử lý" in notice.text
         assert report.method == "sendDocument" and report.file_name
         assert report.file_name.endswith(".xlsx") and report.file_data is not None
         workbook = load_workbook(io.BytesIO(report.file_data), read_only=True)
@@ -439,7 +444,8 @@ async def test_admin_document_upload_becomes_answerable(
         assert "Chỉ quản trị viên" in denied[-1].text
         added = await bot.send(fake.document(ADMIN, "truc-dem.txt", data, "text/plain"))
         assert "Đã nhận tệp “truc-dem.txt”" in added[0].text
-        assert "Đã thêm “truc-dem.txt”" in added[1].text
+        assert "Đang xử lý tệp “truc-dem.txt”" in added[1].text  # indexed in the background
+        assert "Đã thêm “truc-dem.txt”" in added[2].text
         assert fake.file_downloads  # downloaded through the Bot API file URL
 
         answer = only(await bot.say(LAN, question)).text
@@ -563,6 +569,60 @@ async def test_webhook_requires_the_secret_token(
         progress = only(fake.sent_since(0, LAN))
         assert "Tiến độ của Nguyễn Thị Lan" in progress.text
         assert len(fake.sent_since(0)) == 1  # the refused requests were never handled
+
+
+async def test_replayed_updates_are_processed_once_in_polling_and_webhook_modes(
+    make_tg_province: Callable[..., Province],
+    fake: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 12.15: a replayed update_id is handled once, whichever mode or worker
+    receives it (the ids are kept in the database)."""
+    port = free_port()
+    province = make_tg_province(
+        TELEGRAM_WEBHOOK_URL="https://bot.syt.example.vn/tg",
+        TELEGRAM_WEBHOOK_SECRET="bi-mat_0123456789",
+        TELEGRAM_LISTEN_PORT=port,
+    )
+    # Polling: the greeting is sent once.
+    polled = fake.new_update(fake.text(STRANGER, "/start"))
+    async with running(fake, province.engine) as bot:
+        fake.push(polled)
+        await asyncio.wait_for(bot.expect(polled["update_id"]), 60)
+    greetings = len(fake.sent_since(0, STRANGER))
+    assert greetings >= 1
+
+    settings = province.services.settings
+    options = webhook_options(settings, webhook_secret(settings))
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "bi-mat_0123456789"}
+    url = f"http://127.0.0.1:{port}/tg"
+    async with (
+        running(fake, province.engine, webhook=options) as bot,
+        httpx.AsyncClient(timeout=30) as client,
+    ):
+        with caplog.at_level(logging.INFO, logger="bot.channels.telegram.adapter"):
+
+            async def ignored(count: int) -> None:
+                # A dropped update never reaches later handler groups: wait for its log.
+                for _ in range(6000):
+                    found = [r for r in caplog.records if "duplicate update" in r.getMessage()]
+                    if len(found) >= count:
+                        return
+                    await asyncio.sleep(0.01)
+                raise AssertionError("the duplicate was not recognised")
+
+            # The update already handled by polling, posted to the webhook: ignored.
+            assert (await client.post(url, json=polled, headers=headers)).status_code == 200
+            await ignored(1)
+            # A new update posted twice (a redelivery): answered once.
+            fresh = fake.new_update(fake.text(LAN, "/tiendo"))
+            handled = bot.expect(fresh["update_id"])
+            assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
+            await asyncio.wait_for(handled, 60)
+            assert (await client.post(url, json=fresh, headers=headers)).status_code == 200
+            await ignored(2)
+    assert len(fake.sent_since(0, STRANGER)) == greetings
+    assert len(fake.sent_since(0, LAN)) == 1
 
 
 def test_webhook_settings_are_checked(tmp_path: Path) -> None:

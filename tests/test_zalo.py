@@ -41,7 +41,6 @@ from bot.channels.zalo.oa_client import (
 )
 from bot.channels.zalo.oa_runner import ZaloOAAdapter
 from bot.channels.zalo.render import (
-    CONTACT_HINT,
     PHOTO_FALLBACK,
     OutMedia,
     OutText,
@@ -50,7 +49,6 @@ from bot.channels.zalo.render import (
 )
 from bot.channels.zalo.security import (
     OASignatureVerifier,
-    RecentIds,
     check_bot_secret,
     oa_signature,
 )
@@ -175,31 +173,34 @@ def test_oa_verifier_valid_missing_wrong_stale_future_duplicate() -> None:
 
     body, data = event(int(now * 1000) - 2000)
     good = zalo_signature(APP_ID, body, data["timestamp"], OA_SECRET_KEY)
-    assert verifier.verify(body, data, good).status == "ok"
-    assert verifier.verify(body, data, good).status == "duplicate"  # redelivery
-    assert verifier.verify(body, data, None).http_status == 401
-    assert verifier.verify(body, data, "mac=" + "0" * 64).status == "invalid"
-    assert verifier.verify(body + b" ", data, good).status == "invalid"  # body changed
+    verdict = verifier.verify(body, good)
+    assert verdict.status == "ok" and verdict.timestamp == data["timestamp"]
+    assert verifier.verify(body, None).http_status == 401
+    assert verifier.verify(body, "mac=" + "0" * 64).status == "invalid"
+    assert verifier.verify(body + b" ", good).status == "invalid"  # body changed
     other = zalo_signature(APP_ID, body, data["timestamp"], "another-secret")
-    assert verifier.verify(body, data, other).http_status == 403
+    assert verifier.verify(body, other).http_status == 403
     old_body, old = event(int(now * 1000) - 3600_000)  # a captured event replayed an hour later
     replay = zalo_signature(APP_ID, old_body, old["timestamp"], OA_SECRET_KEY)
-    assert verifier.verify(old_body, old, replay).status == "stale"
+    assert verifier.verify(old_body, replay).status == "stale"
     future_body, future = event(int(now * 1000) + 3600_000)
     ahead = zalo_signature(APP_ID, future_body, future["timestamp"], OA_SECRET_KEY)
-    assert verifier.verify(future_body, future, ahead).status == "stale"
-    assert verifier.verify(b"{}", {}, good).status == "invalid"  # no timestamp
+    assert verifier.verify(future_body, ahead).status == "stale"
+    assert verifier.verify(b"{}", good).status == "invalid"  # no timestamp
 
 
-def test_bot_secret_and_recent_ids() -> None:
+def test_bot_secret() -> None:
     assert check_bot_secret(SECRET, SECRET)
     assert not check_bot_secret(SECRET, SECRET + "x")
     assert not check_bot_secret(SECRET, None)
     assert not check_bot_secret("", "")
-    recent = RecentIds(size=2)
-    assert not recent.seen("a") and recent.seen("a")
-    recent.seen("b"), recent.seen("c")
-    assert not recent.seen("a")  # forgotten after the bound
+
+
+def assert_link_prompt_for_plain_text(text: str) -> None:
+    """Issue 13.9: on Zalo the linking prompt gives the /lienket syntax and never
+    mentions a phone-sharing button (neither offering one nor saying it is missing)."""
+    assert "/lienket <mã nhân viên> <mã liên kết>" in text, text
+    assert "bấm nút" not in text and "chưa có nút" not in text, text
 
 
 def test_events_wrapped_unwrapped_or_listed() -> None:
@@ -234,7 +235,7 @@ def test_render_numbers_choices_across_replies_and_splits_long_text() -> None:
     texts = [o.text for o in out if isinstance(o, OutText)]
     assert "Trả lời bằng số:\n1. ✅ Duyệt #1" in texts[0]
     assert "2. ✅ Duyệt #2\n3. ❌ Từ chối #2" in texts[1]
-    assert CONTACT_HINT in texts[2] and "/lienket" in texts[2]
+    assert texts[2] == "Liên kết"  # no button to mention: prompts are written per channel
     assert isinstance(out[-1], OutMedia) and out[-1].kind == "photo"
     long = render_replies([Reply(("Đoạn văn bản dài. " * 60 + "\n\n") * 6)])
     assert len(long) > 1 and all(len(o.text) <= 2000 for o in long if isinstance(o, OutText))
@@ -307,6 +308,11 @@ async def test_bot_question_gets_quoted_answer_with_citations_and_numbered_feedb
     await user.post(body), await user.post(body)
     await adapter.drain()
     assert sum("/huy —" in t for t in fake.texts("bot")) == 1
+    # ... also when it reaches a second worker (another process, the same database).
+    second = await bot_adapter(services, engine)
+    assert (await BotUser(second, fake, http, "u7").post(body)).status_code == 200
+    await second.drain()
+    assert sum("/huy —" in t for t in fake.texts("bot")) == 1
 
 
 async def test_bot_polling_mode_receives_wrapped_and_listed_updates(
@@ -319,7 +325,7 @@ async def test_bot_polling_mode_receives_wrapped_and_listed_updates(
     await fake.wait_for(lambda: {"p1", "p2", "p3"} <= set(_chats(fake)))
     await adapter.drain()
     assert "/huy" in "\n".join(fake.texts("bot", "p1"))
-    assert CONTACT_HINT in "\n".join(fake.texts("bot", "p3"))
+    assert_link_prompt_for_plain_text("\n".join(fake.texts("bot", "p3")))
 
 
 def _chats(fake: FakeZalo) -> list[str]:
@@ -344,7 +350,7 @@ async def test_bot_full_staff_conversation_link_form_and_certificate_photo(
     assert match, issued
 
     lan = BotUser(adapter, fake, http, "z-lan")
-    assert CONTACT_HINT in await lan.text("/batdau")  # no contact button on Zalo
+    assert_link_prompt_for_plain_text(await lan.text("/batdau"))  # no contact button on Zalo
     assert "Đã liên kết tài khoản với nhân viên Nguyễn Thị Lan" in await lan.text(
         f"/lienket NV001 {match.group(1)}"
     )
@@ -576,7 +582,7 @@ class OAUser:
         try:  # Zalo knows the messages users send: replies may address them
             msg_id = json.loads(body)["message"]["msg_id"]
             self.fake.oa_messages[msg_id] = self.uid
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             pass
         return await self.http.post(self.url, content=body, headers=headers)
 
@@ -649,7 +655,11 @@ async def test_oa_webhook_malformed_bodies_get_4xx_and_the_server_keeps_working(
     user = OAUser(adapter, fake, http, "u-bad")
     some_mac = {"X-ZEvent-Signature": "mac=" + "a" * 64}
     for raw in (b"", b"not json", b"\xff\xfe\x00", b'{"event_name": ', b"[1, 2]", b'"text"', b"42"):
-        response = await user.post(raw, some_mac)
+        response = await user.post(raw, some_mac)  # unsigned: refused before any parsing
+        assert response.status_code == 403, (raw, response.text)
+        ts = str(now_ms())  # signed, timestamp in the bytes, but not a JSON event
+        signed_raw = raw + b' "timestamp":"' + ts.encode() + b'"'
+        response = await user.post(signed_raw, sign(signed_raw, ts))
         assert response.status_code == 400, (raw, response.text)
 
     def variant(**changes: Any) -> dict[str, Any]:
@@ -702,6 +712,51 @@ async def test_oa_webhook_malformed_bodies_get_4xx_and_the_server_keeps_working(
     assert "/huy" in await user.text("/trogiup")
 
 
+async def test_oa_hostile_bodies_get_4xx_without_a_traceback(
+    services: Services,
+    engine: Any,
+    fake: FakeZalo,
+    http: httpx.AsyncClient,
+    oa_adapter: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 12.14: the signature is checked on the raw body before any parsing;
+    nesting depth and number sizes are bounded, signed or not."""
+    adapter = await oa_adapter(services, engine)
+    user = OAUser(adapter, fake, http, "u-hostile")
+    ts = str(now_ms())
+    deep = b'{"timestamp":"' + ts.encode() + b'","a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    five_thousand = "9" * 5000
+    hostile: list[tuple[bytes, dict[str, str], int]] = [
+        (deep, {"X-ZEvent-Signature": "mac=" + "0" * 64}, 403),  # unsigned: never parsed
+        (deep, sign(deep, ts), 400),  # signed, but nested beyond any real event
+    ]
+    big_ts = oa_event("u-hostile", text="xin chào")
+    big_ts["timestamp"] = five_thousand
+    hostile.append((*signed(big_ts), 403))  # not a plausible signed timestamp
+    big_int = json.dumps(oa_event("u-hostile", text="a")).encode()[:-1] + b', "n": '
+    big_int += five_thousand.encode() + b"}"
+    hostile.append((big_int, sign(big_int, big_ts_of(big_int)), 400))
+    for size in (five_thousand, int(five_thousand[:30])):
+        payload = {"url": fake.url + "/cdn/a.pdf", "name": "a.pdf", "size": size}
+        event = oa_event(
+            "u-hostile", "user_send_file", attachments=[{"type": "file", "payload": payload}]
+        )
+        hostile.append((*signed(event), 400))
+    with caplog.at_level(logging.DEBUG):
+        for body, headers, status in hostile:
+            response = await user.post(body, headers)
+            assert response.status_code == status, (body[:80], response.text)
+    await adapter.drain()
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+    assert fake.sent("oa", "message") == []
+    assert "/huy" in await user.text("/trogiup")  # and the server still answers
+
+
+def big_ts_of(body: bytes) -> str:
+    return json.loads(body.split(b', "n": ')[0] + b"}")["timestamp"]
+
+
 # -- Official Account: conversations -----------------------------------------------------------
 async def test_oa_full_staff_conversation(
     province: Province, fake: FakeZalo, http: httpx.AsyncClient, oa_adapter: Any
@@ -724,7 +779,8 @@ async def test_oa_full_staff_conversation(
         "timestamp": str(now_ms()),
     }
     welcome = "\n".join(await lan.send(follow))
-    assert "Xin chào" in welcome and CONTACT_HINT in welcome
+    assert "Xin chào" in welcome
+    assert_link_prompt_for_plain_text(welcome)
 
     # A question: quoted answer with citations, feedback as numbered choices.
     sent = await lan.send(oa_event("oa-lan", text=QUESTION))

@@ -28,8 +28,6 @@ def render(reply: Reply, outbox: Path, out: TextIO) -> None:
         print("  Trả lời bằng số:", file=out)
         for i, button in enumerate(choices, 1):
             print(f"  {i}. {button.label}", file=out)
-    if reply.request_contact:
-        print("  (Trên bảng điều khiển: gõ /lienket <mã nhân viên> <mã liên kết>.)", file=out)
     for item in (reply.photo, reply.document):
         if isinstance(item, OutFile):
             outbox.mkdir(parents=True, exist_ok=True)

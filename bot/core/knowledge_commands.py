@@ -91,6 +91,8 @@ def answer_question(ctx: Context, question: str) -> list[Reply]:
         session.add(entry)
         session.flush()
         entry_id = entry.id
+    if answer.abstained:  # a refusal or "not in the documents": nothing to rate
+        return [Reply(text)]
     buttons = [
         [Button("👍 Hữu ích", f"fb:{entry_id}:1"), Button("👎 Chưa đúng", f"fb:{entry_id}:-1")]
     ]
@@ -244,9 +246,16 @@ class KnowledgeFeature:
             )
         )
         registry.on_payload("fb", _feedback)
-        registry.on_payload(CONFIRM_UPLOAD, _confirm_upload)
+        registry.on_payload(CONFIRM_UPLOAD, _confirm_upload, heavy=True)  # indexing
         registry.accept_uploads(
-            UploadKind("documents", "tài liệu", SUPPORTED_SUFFIXES, _ingest_attachment)
+            UploadKind(
+                "documents",
+                "tài liệu",
+                SUPPORTED_SUFFIXES,
+                _ingest_attachment,
+                heavy=True,  # indexing runs off the conversation path for admins
+                roles=frozenset({ADMIN}),
+            )
         )
         registry.on_text(answer_question)
 

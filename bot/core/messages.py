@@ -38,12 +38,30 @@ class OutFile:
     mime_type: str = "application/octet-stream"
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What the chat the message came from can show, so prompts are written for it.
+
+    ``buttons``: choices are pressed (otherwise answered with a number);
+    ``share_contact``: a button can share the sender's own phone number
+    (Telegram private chats), so a linking prompt may offer it. A prompt never
+    mentions a control the chat does not have.
+    """
+
+    buttons: bool = False
+    share_contact: bool = False
+
+
+PLAIN_TEXT = Capabilities()
+
+
 @dataclass
 class Incoming:
     """One user action on any channel.
 
     ``contact_phone`` is set only when the adapter has verified that the shared
-    contact belongs to the sender (Telegram's contact button).
+    contact belongs to the sender (Telegram's contact button). ``capabilities``
+    says what the chat can show (plain numbered text when not given).
     """
 
     channel: str
@@ -54,6 +72,7 @@ class Incoming:
     contact_phone: str | None = None
     attachment: Attachment | None = None
     display_name: str | None = None
+    capabilities: Capabilities = PLAIN_TEXT
 
 
 @dataclass

@@ -7,6 +7,7 @@ engine dispatches, the adapters only render.
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Context:
     flow: str | None = None
     step: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    later: Callable[[], list[Reply]] | None = None
 
     def goto(self, step: str) -> None:
         """Move the active form to ``step`` (persisted after the handler returns)."""
@@ -52,7 +54,9 @@ class Command:
     """A command: ``/name`` or an English alias, or a plain Vietnamese phrase.
 
     ``roles`` lists who may run it (empty: everyone). ``menu`` puts it in the
-    messenger's command menu.
+    messenger's command menu. ``heavy`` commands (building a province report)
+    run off the conversation path: the engine says the work has started and
+    the replies follow when it is done, while other users are answered.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Command:
     phrases: tuple[str, ...] = ()
     roles: frozenset[str] = frozenset()
     menu: bool = True
+    heavy: bool = False
 
     def allowed(self, actor: Actor) -> bool:
         return not self.roles or bool(self.roles & actor.roles)
@@ -93,12 +98,14 @@ class Registry:
         self.commands: list[Command] = []
         self.flows: dict[str, Flow] = {}
         self.payload_handlers: dict[str, Handler] = {}
+        self.heavy_payloads: set[str] = set()
         self.contact_hooks: list[Hook] = []
         self.upload_kinds: list[UploadKind] = []
         self.start_hooks: list[Hook] = []
         self.notification_sources: list[NotificationSource] = []
         self.identity: IdentityProvider = AdminOnlyIdentity()
         self.text_handler: Handler | None = None
+        self.need_link: Hook | None = None
         self._by_name: dict[str, Command] = {}
         self._by_phrase: dict[str, Command] = {}
 
@@ -112,9 +119,15 @@ class Registry:
     def add_flow(self, flow: Flow) -> None:
         self.flows[flow.name] = flow
 
-    def on_payload(self, prefix: str, handler: Handler) -> None:
-        """Route button payloads ``prefix:rest`` to ``handler(ctx, rest)``."""
+    def on_payload(self, prefix: str, handler: Handler, *, heavy: bool = False) -> None:
+        """Route button payloads ``prefix:rest`` to ``handler(ctx, rest)``.
+
+        ``heavy`` handlers (a confirmed document update: indexing) run off the
+        conversation path like heavy commands; the user is answered when done.
+        """
         self.payload_handlers[prefix] = handler
+        if heavy:
+            self.heavy_payloads.add(prefix)
 
     def on_contact(self, hook: Hook) -> None:
         self.contact_hooks.append(hook)
@@ -134,6 +147,11 @@ class Registry:
         """Who is talking: the roster feature replaces the admins-and-guests default."""
         self.identity = provider
 
+    def on_need_link(self, hook: Hook) -> None:
+        """What a guest is told when a command needs a linked account (how to link,
+        written for the channel's capabilities)."""
+        self.need_link = hook
+
     def on_text(self, handler: Handler) -> None:
         """Where a message that is no command, form answer or file goes (a question)."""
         self.text_handler = handler
@@ -142,10 +160,28 @@ class Registry:
         """Every file suffix some feature reads; channels refuse the rest before downloading."""
         return frozenset(s for kind in self.upload_kinds for s in kind.suffixes)
 
-    def upload_handlers(self, filename: str) -> list[Hook]:
-        """Handlers for a file sent outside a form, in registration order."""
+    def upload_handlers(self, filename: str) -> list[UploadKind]:
+        """Kinds with a handler for a file sent outside a form, in registration order."""
         suffix = suffix_of(filename)
-        return [k.handler for k in self.upload_kinds if k.handler and suffix in k.suffixes]
+        return [k for k in self.upload_kinds if k.handler and suffix in k.suffixes]
+
+    def closest(self, name: str, actor: Actor) -> Command | None:
+        """The registered command a mistyped ``/name`` most likely meant (None: no
+        plausible one). Only commands this actor may use are suggested."""
+        typed = normalize_name(name).replace(" ", "")
+        candidates: dict[str, Command] = {}
+        for command in self.commands:
+            if command.allowed(actor):
+                for key in (command.name, *command.aliases):
+                    candidates[key.lower()] = command
+        found = difflib.get_close_matches(typed, list(candidates), n=1, cutoff=0.6)
+        if found:
+            return candidates[found[0]]
+        # A longer word that starts or ends with a command name ("dangkykhoahoc").
+        for key in sorted(candidates, key=len, reverse=True):
+            if len(key) >= 5 and (typed.startswith(key) or typed.endswith(key)):
+                return candidates[key]
+        return None
 
     def match(self, text: str) -> tuple[Command, str] | None:
         """Find the command a message asks for, and its argument text."""

@@ -8,6 +8,7 @@ tracking commands of the CLI never pay for it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -37,13 +38,22 @@ class Services:
         self.stats = stats
         self._make_kb = knowledge
         self._kb: KnowledgeBase | None = None
+        self._kb_lock = threading.Lock()
 
     @property
     def kb(self) -> KnowledgeBase:
-        """The knowledge base, built on first use (loads nothing until asked)."""
-        if self._kb is None:
-            self._kb = self._make_kb()
-        return self._kb
+        """The knowledge base, built on first use (loads nothing until asked).
+
+        The engine answers from several threads: the lock makes sure the first
+        questions arriving together build one knowledge base, not one each.
+        """
+        kb = self._kb
+        if kb is None:
+            with self._kb_lock:
+                if self._kb is None:
+                    self._kb = self._make_kb()
+                kb = self._kb
+        return kb
 
     def close(self) -> None:
         """Release database connections."""

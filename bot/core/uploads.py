@@ -25,12 +25,21 @@ class UploadKind:
     sending a roster); kinds read only inside a form step (a certificate photo
     in the completion form) have none. ``label`` is the Vietnamese name shown
     when a file is refused ("tài liệu", "danh sách nhân viên").
+
+    ``heavy`` handlers (indexing a document) run off the conversation path
+    for the people in ``roles`` (empty: everyone): the engine answers at once
+    that the file is being processed, other users' questions go on being
+    answered, and the handler's replies are delivered when it is done. A heavy
+    handler must take every file of its kind (never return None). For anyone
+    else the handler runs inline, so its own refusal comes at once.
     """
 
     name: str
     label: str
     suffixes: frozenset[str]
     handler: UploadHandler | None = None
+    heavy: bool = False
+    roles: frozenset[str] = frozenset()
 
     def accepts(self, filename: str) -> bool:
         return suffix_of(filename) in self.suffixes

@@ -37,17 +37,20 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot.channels.common import FLOOD_MESSAGE, EngineRunner, FloodGuard
+from bot.channels.common import FLOOD_MESSAGE, Deliver, EngineRunner
 from bot.channels.telegram.render import CONTACT_BUTTON, Outgoing, render_reply
 from bot.core.actor import ADMIN, GUEST, MANAGER, STAFF, Actor
+from bot.core.channel_state import FloodCounter, ProcessedEvents
 from bot.core.engine import APOLOGY, Engine
-from bot.core.messages import Attachment, Incoming, Reply
+from bot.core.messages import Attachment, Capabilities, Incoming, Reply
 from bot.core.uploads import describe
 from bot.settings import Settings
 
@@ -67,6 +70,8 @@ FILE_RECEIVED = "📥 Đã nhận tệp “{name}”, đang xử lý…"
 
 Context = ContextTypes.DEFAULT_TYPE
 Clock = Callable[[], datetime]
+PRIVATE_CHAT = Capabilities(buttons=True, share_contact=True)
+GROUP_CHAT = Capabilities(buttons=True, share_contact=False)  # no contact keyboard in groups
 
 
 def _mb(size: int) -> str:
@@ -105,7 +110,10 @@ class TelegramAdapter:
         self.settings = settings
         self.engine = engine
         self.runner = EngineRunner(engine)
-        self.flood = FloodGuard(settings.flood_limit_per_minute)
+        db = engine.services.db
+        # Both live in the database so that every worker behind the proxy agrees.
+        self.flood = FloodCounter(db, settings.flood_limit_per_minute)
+        self.processed = ProcessedEvents(db)
         self.locks = _UserLocks()
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.incoming_dir = settings.uploads_dir / "incoming"
@@ -117,12 +125,17 @@ class TelegramAdapter:
 
     # -- wiring ---------------------------------------------------------------------
     def install(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        app.add_handler(TypeHandler(Update, self.drop_duplicate), group=-1)
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self.on_message))
         app.add_error_handler(self.on_error)
 
     async def post_init(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await self.set_commands(app.bot)
+
+    async def post_stop(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Let background jobs finish and deliver while the bot can still send."""
+        await self.runner.drain(timeout=60.0)
 
     async def post_shutdown(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         self.runner.close()
@@ -181,6 +194,23 @@ class TelegramAdapter:
         return sorted({int(i) for i in ids if i.strip().lstrip("-").isdigit()})
 
     # -- updates --------------------------------------------------------------------
+    async def drop_duplicate(self, update: Update, context: Context) -> None:
+        """Stop an update some worker has already taken in (webhook redelivery, a
+        replayed request, polling after a crash): ids are kept in the database."""
+        key = f"{context.bot.id}:{update.update_id}"
+        if not await self.runner.quick(self.processed.first, CHANNEL, key):
+            log.info("duplicate update %s ignored", update.update_id)
+            raise ApplicationHandlerStop
+
+    def _later(self, bot: Bot, key: str, chat_id: int, **options: Any) -> Deliver:
+        """Where a heavy job's replies go: the same chat, after the user's turn."""
+
+        async def deliver(replies: list[Reply]) -> None:
+            async with self.locks.hold(key):
+                await self.send(bot, chat_id, replies, **options)
+
+        return deliver
+
     async def on_message(self, update: Update, context: Context) -> None:
         msg, user, chat = update.message, update.effective_user, update.effective_chat
         if msg is None or user is None or chat is None or user.is_bot:
@@ -194,7 +224,7 @@ class TelegramAdapter:
                 return
             reply_to = msg.message_id
         key = str(user.id)
-        verdict = self.flood.check(key)
+        verdict = await self.runner.quick(self.flood.check, f"{CHANNEL}:{key}")
         if verdict == "drop":
             return
         if verdict == "warn":
@@ -210,8 +240,9 @@ class TelegramAdapter:
                         context.bot, chat.id, [Reply(notice)], private=private, reply_to=reply_to
                     )
                 return
+            later = self._later(context.bot, key, chat.id, private=private, reply_to=reply_to)
             try:
-                replies = await self.runner.handle(incoming)
+                replies = await self.runner.handle(incoming, later)
             finally:
                 if incoming.attachment is not None:
                     incoming.attachment.path.unlink(missing_ok=True)
@@ -232,7 +263,7 @@ class TelegramAdapter:
             return
         user = query.from_user
         key = str(user.id)
-        verdict = self.flood.check(key)
+        verdict = await self.runner.quick(self.flood.check, f"{CHANNEL}:{key}")
         if verdict != "ok":
             with contextlib.suppress(BadRequest):
                 await query.answer(FLOOD_MESSAGE if verdict == "warn" else None)
@@ -252,9 +283,11 @@ class TelegramAdapter:
             chat_id=str(chat_id),
             payload=query.data,
             display_name=user.full_name,
+            capabilities=PRIVATE_CHAT if private else GROUP_CHAT,
         )
         async with self.locks.hold(key):
-            replies = await self.runner.handle(incoming)
+            later = self._later(context.bot, key, chat_id, private=private)
+            replies = await self.runner.handle(incoming, later)
             await self.send(context.bot, chat_id, replies, private=private)
 
     async def on_error(self, update: object, context: Context) -> None:
@@ -306,6 +339,7 @@ class TelegramAdapter:
             "user_id": str(user.id),
             "chat_id": str(chat.id),
             "display_name": user.full_name,
+            "capabilities": PRIVATE_CHAT if chat.type == ChatType.PRIVATE else GROUP_CHAT,
         }
         if msg.contact is not None:
             if msg.contact.user_id != user.id:

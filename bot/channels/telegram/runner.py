@@ -74,6 +74,7 @@ def build_application(
         .connection_pool_size(max(8, concurrent_updates))
         .pool_timeout(30.0)
         .post_init(adapter.post_init)
+        .post_stop(adapter.post_stop)
         .post_shutdown(adapter.post_shutdown)
     )
     urls = api_urls(settings.telegram_api_base_url)

@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels.common import FLOOD_MESSAGE, EngineRunner, FloodGuard
+from bot.channels.common import FLOOD_MESSAGE, EngineRunner
 from bot.channels.zalo.media import REFUSE_DOWNLOAD, Fetched
 from bot.channels.zalo.render import OutMedia, OutText, render_replies
+from bot.core.channel_state import FloodCounter, ProcessedEvents
 from bot.core.engine import Engine
-from bot.core.messages import Incoming, Reply
+from bot.core.messages import PLAIN_TEXT, Incoming, Reply
 from bot.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ class ZaloAdapter(ABC):
         self.services = services
         self.engine = engine
         self.runner = EngineRunner(engine)
-        self.flood = FloodGuard(services.settings.flood_limit_per_minute)
+        # Shared by every worker through the database.
+        self.flood = FloodCounter(services.db, services.settings.flood_limit_per_minute)
+        self.processed = ProcessedEvents(services.db)
         self.reminder_interval_s = reminder_interval_s
         self.text_limit = text_limit
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -109,8 +112,14 @@ class ZaloAdapter(ABC):
         return task
 
     async def drain(self, timeout: float | None = None) -> None:
-        """Wait until every message accepted so far has been processed."""
-        while self._tasks:
+        """Wait until every message accepted so far has been processed, and the
+        heavy work they started has delivered its result."""
+        while self._tasks or self.runner.pending:
+            if not self._tasks:
+                await self.runner.drain(timeout)
+                if self.runner.pending and timeout is not None:
+                    return
+                continue
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             if pending and timeout is not None:
                 log.warning("%d message(s) still in progress at shutdown", len(pending))
@@ -141,19 +150,31 @@ class ZaloAdapter(ABC):
             lock = self._locks[user_id] = asyncio.Lock()
         return lock
 
-    def accept(self, user_id: str, chat_id: str, source: MessageSource) -> asyncio.Task[Any]:
-        """Queue one user action for background processing (returns at once)."""
-        return self.spawn(self.process(user_id, chat_id, source))
+    def accept(
+        self, user_id: str, chat_id: str, source: MessageSource, event_key: str | None = None
+    ) -> asyncio.Task[Any]:
+        """Queue one user action for background processing (returns at once).
 
-    async def process(self, user_id: str, chat_id: str, source: MessageSource) -> None:
+        ``event_key`` identifies the delivery: one some worker already took in
+        is dropped (checked in the user's turn, so order is kept)."""
+        return self.spawn(self.process(user_id, chat_id, source, event_key))
+
+    async def process(
+        self, user_id: str, chat_id: str, source: MessageSource, event_key: str | None = None
+    ) -> None:
         async with self._lock(user_id):
             try:
+                if event_key is not None and not await self.runner.quick(
+                    self.processed.first, self.channel, event_key
+                ):
+                    log.info("duplicate %s delivery %s ignored", self.channel, event_key)
+                    return
                 await self._process(user_id, chat_id, source)
             finally:
                 self.turn_finished(user_id)
 
     async def _process(self, user_id: str, chat_id: str, source: MessageSource) -> None:
-        verdict = self.flood.check(f"{self.channel}:{user_id}")
+        verdict = await self.runner.quick(self.flood.check, f"{self.channel}:{user_id}")
         if verdict == "drop":
             return
         if verdict == "warn":
@@ -178,11 +199,20 @@ class ZaloAdapter(ABC):
                 attachment=made.attachment,
             )
         try:
-            replies = await self.runner.handle(made)
+            replies = await self.runner.handle(made, self._later(user_id, chat_id))
         finally:
             if made.attachment is not None:
                 made.attachment.path.unlink(missing_ok=True)
         await self.deliver(chat_id, replies)
+
+    def _later(self, user_id: str, chat_id: str) -> Callable[[list[Reply]], Awaitable[None]]:
+        """Delivery of a heavy job's result: in the user's turn order, when it is done."""
+
+        async def deliver(replies: list[Reply]) -> None:
+            async with self._lock(user_id):
+                await self.deliver(chat_id, replies)
+
+        return deliver
 
     async def deliver(self, chat_id: str, replies: list[Reply]) -> None:
         """Send an engine turn's replies in order; a failed send is logged, not fatal."""
@@ -204,8 +234,14 @@ class ZaloAdapter(ABC):
             log.warning("%s on %s failed: %s", what, self.channel, exc)
 
     def incoming(self, user_id: str, chat_id: str, text: str, name: str | None = None) -> Incoming:
+        # Zalo chats have neither buttons nor a phone-sharing button: numbered text.
         return Incoming(
-            channel=self.channel, user_id=user_id, chat_id=chat_id, text=text, display_name=name
+            channel=self.channel,
+            user_id=user_id,
+            chat_id=chat_id,
+            text=text,
+            display_name=name,
+            capabilities=PLAIN_TEXT,
         )
 
     # -- reminders -----------------------------------------------------------------------

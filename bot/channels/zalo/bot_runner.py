@@ -57,7 +57,7 @@ from bot.channels.zalo.render import (
     document_fallback,
     document_link,
 )
-from bot.channels.zalo.security import BOT_SECRET_HEADER, RecentIds, check_bot_secret
+from bot.channels.zalo.security import BOT_SECRET_HEADER, check_bot_secret
 from bot.channels.zalo.web import WebRequest, WebResponse, WebServer, json_object, listen
 from bot.core.engine import Engine
 from bot.core.messages import Incoming
@@ -102,14 +102,13 @@ class ZaloBotAdapter(ZaloAdapter):
         self.listen_host = listen_host
         self.listen_port = listen_port
         self.poll_timeout = poll_timeout
-        self.media = media or MediaStore()
+        self.media = media or MediaStore(db=services.db)
         self.fetcher = AttachmentFetcher(
             http,
             settings.uploads_dir / "incoming",
             settings.max_upload_mb,
             engine.registry.accepted_suffixes(),
         )
-        self.recent = RecentIds()
         self.server: WebServer | None = None
         self.port: int | None = None
         self._poll_failures = 0
@@ -205,14 +204,15 @@ class ZaloBotAdapter(ZaloAdapter):
         """Queue one update unless it is a redelivery, from a bot, or not for us."""
         if update.from_bot:
             return None
-        if update.message_id and self.recent.seen(update.message_id):
-            log.debug("duplicate Zalo Bot message %s ignored", update.message_id)
-            return None
         if update.chat_type and update.chat_type.upper() != "PRIVATE":
             if update.text.startswith("/"):
                 return self.spawn(self._safe_send_text(update.chat_id, GROUP_HINT))
             return None
-        return self.accept(update.user_id, update.chat_id, lambda: self._message(update))
+        # Redeliveries are recognised by message id in the database (every worker).
+        key = f"msg:{update.message_id}" if update.message_id else None
+        return self.accept(
+            update.user_id, update.chat_id, lambda: self._message(update), event_key=key
+        )
 
     async def _safe_send_text(self, chat_id: str, text: str) -> None:
         await self._safe(self.send_text(chat_id, text), "send text")
@@ -239,7 +239,9 @@ class ZaloBotAdapter(ZaloAdapter):
         return f"{self.webhook_url}/files/{token}"
 
     async def send_media(self, chat_id: str, item: OutMedia) -> None:
-        token = self.media.put(item.file) if self.webhook_url and self.server else None
+        token = None
+        if self.webhook_url and self.server:
+            token = await asyncio.to_thread(self.media.put, item.file)
         url = self.public_file_url(token) if token else None
         if item.kind == "photo":
             if url is None:
@@ -258,7 +260,7 @@ class ZaloBotAdapter(ZaloAdapter):
 
     async def serve_file(self, request: WebRequest) -> WebResponse:
         token = request.path_args[0] if request.path_args else ""
-        file = self.media.get(token)
+        file = await asyncio.to_thread(self.media.get, token)
         if file is None:
             return WebResponse.json(404, {"ok": False, "error": "not found"})
         headers = {"Cache-Control": "private, max-age=3600"}

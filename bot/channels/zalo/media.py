@@ -29,8 +29,10 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
+from bot.core.channel_state import SharedFiles
 from bot.core.messages import Attachment, OutFile
 from bot.core.uploads import describe
+from bot.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -177,32 +179,43 @@ class AttachmentFetcher:
 
 
 class MediaStore:
-    """In-memory files served under unguessable tokens for a limited time."""
+    """Files served under unguessable tokens for a limited time.
+
+    Given the database, the files live in its ``shared_files`` table, so the
+    link works whichever worker the download reaches (several workers behind
+    one proxy); without it (unit tests) they are kept in memory.
+    """
 
     def __init__(
         self,
         ttl_s: float = 3600.0,
         max_items: int = 200,
         clock: Callable[[], float] = time.monotonic,
+        db: Database | None = None,
     ) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
         self.clock = clock
         self._items: OrderedDict[str, tuple[float, OutFile]] = OrderedDict()
+        self._shared = SharedFiles(db, ttl_s) if db is not None else None
 
     def put(self, file: OutFile) -> str:
         """Keep ``file`` and return its token (which ends with the file's extension)."""
-        self._expire()
         suffix = Path(file.filename).suffix.lower()
         token = secrets.token_urlsafe(24) + (
             suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
         )
+        if self._shared is not None:
+            return self._shared.put(file, token)
+        self._expire()
         self._items[token] = (self.clock() + self.ttl_s, file)
         while len(self._items) > self.max_items:
             self._items.popitem(last=False)
         return token
 
     def get(self, token: str) -> OutFile | None:
+        if self._shared is not None:
+            return self._shared.get(token)
         self._expire()
         item = self._items.get(token)
         return item[1] if item else None

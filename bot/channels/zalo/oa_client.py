@@ -195,8 +195,12 @@ class TokenStore:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
         data = json.dumps(state.to_json(), indent=2).encode("utf-8")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A temporary file left by a crash keeps its old mode through O_CREAT:
+        # start from a fresh one, and set the mode on the descriptor anyway.
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
         try:
+            os.fchmod(fd, 0o600)
             os.write(fd, data)
             os.fsync(fd)
         finally:

@@ -4,10 +4,12 @@ A tornado server on ``ZALO_LISTEN_HOST:ZALO_LISTEN_PORT`` receives the OA's
 webhook events (any path: configure the public URL in the Zalo developer
 console and forward it here through a TLS reverse proxy):
 
-* ``X-ZEvent-Signature`` must match (missing: 401; wrong, or an event older
-  than 5 minutes: 403); a body that is not a JSON event gets 400 — never a
-  crash. A repeated delivery within the window (same signature) is answered
-  200 and *not* processed: Zalo resends events that did not get a 200 and is
+* ``X-ZEvent-Signature`` must match the raw body (missing: 401; wrong, or an
+  event older than 5 minutes: 403), checked before any parsing; a signed body
+  that is not a JSON event (or nests too deep, or carries 5000-digit numbers)
+  gets 400 — never a crash. A repeated delivery (same message id or signature,
+  remembered in the database for every worker) is answered 200 and *not*
+  processed: Zalo resends events that did not get a 200 and is
   reported to disable webhooks that keep failing, so a genuine redelivery
   must be acknowledged — and a replayed copy gains nothing either way;
 * ``user_send_text`` goes to the engine; ``user_send_image`` /
@@ -56,7 +58,12 @@ from bot.channels.zalo.base import (
 from bot.channels.zalo.media import AttachmentFetcher, Fetched, MediaStore
 from bot.channels.zalo.oa_client import OATokenManager, TokenStore, ZaloOAClient, ZaloOAError
 from bot.channels.zalo.render import PHOTO_FALLBACK, OutMedia, document_fallback, document_link
-from bot.channels.zalo.security import OA_SIGNATURE_HEADER, OASignatureVerifier
+from bot.channels.zalo.security import (
+    OA_SIGNATURE_HEADER,
+    OASignatureVerifier,
+    Verdict,
+    event_timestamp,
+)
 from bot.channels.zalo.web import WebRequest, WebResponse, WebServer, json_object, listen
 from bot.core.engine import Engine
 from bot.core.messages import Incoming
@@ -96,6 +103,24 @@ def _id(value: Any) -> str | None:
         return str(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
+    return None
+
+
+def _event_key(event: dict[str, Any], verdict: Verdict) -> str:
+    """What identifies one delivery: the user message id, else the signature."""
+    message = event.get("message")
+    msg_id = _id(message.get("msg_id")) if isinstance(message, dict) else None
+    return f"msg:{msg_id}" if msg_id else f"sig:{verdict.signature}"
+
+
+def _declared_size(value: Any) -> int | None:
+    """The attachment size Zalo declares, if it is a plausible number of bytes."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**15 else None
+    if isinstance(value, str) and value.isdigit() and value.isascii() and len(value) <= 15:
+        return int(value)
     return None
 
 
@@ -140,7 +165,7 @@ class ZaloOAAdapter(ZaloAdapter):
         self.listen_host = listen_host
         self.listen_port = listen_port
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-        self.media = media or MediaStore()
+        self.media = media or MediaStore(db=services.db)
         self.token_check_interval_s = token_check_interval_s
         self.fetcher = AttachmentFetcher(
             http,
@@ -193,21 +218,30 @@ class ZaloOAAdapter(ZaloAdapter):
         header = request.headers.get(OA_SIGNATURE_HEADER)
         if not header:
             return WebResponse.json(401, {"ok": False, "error": "missing signature"})
-        event = json_object(request.body)
-        if event is None:
-            return WebResponse.json(400, {"ok": False, "error": "body is not a JSON object"})
-        verdict = self.verifier.verify(request.body, event, header)
+        # Authenticate the raw bytes first: nothing unsigned is ever parsed.
+        verdict = self.verifier.verify(request.body, header)
         if not verdict.accepted:
             log.warning("Zalo OA webhook refused: %s", verdict.reason)
             return WebResponse.json(verdict.http_status, {"ok": False, "error": verdict.status})
-        if verdict.status == "duplicate":
-            return WebResponse.json(200, {"ok": True, "duplicate": True})
+        event = json_object(request.body)
+        if event is None:
+            return WebResponse.json(400, {"ok": False, "error": "body is not a JSON object"})
+        if event_timestamp(event) != verdict.timestamp:
+            log.warning("Zalo OA webhook refused: signed timestamp is not the event's")
+            return WebResponse.json(403, {"ok": False, "error": "invalid"})
         app_id = _id(event.get("app_id"))
         if app_id is not None and app_id != self.app_id:
             return WebResponse.json(403, {"ok": False, "error": "event for another app"})
         name = event.get("event_name")
         if not isinstance(name, str) or not name:
             return WebResponse.json(400, {"ok": False, "error": "no event_name"})
+        # A redelivery or a replay within the window: acknowledged (so Zalo stops
+        # resending) and not processed again, whichever worker saw it first.
+        if not await self.runner.quick(
+            self.processed.first, self.channel, _event_key(event, verdict)
+        ):
+            log.info("duplicate Zalo OA event ignored")
+            return WebResponse.json(200, {"ok": True, "duplicate": True})
         return self.dispatch(name, event)
 
     def dispatch(self, name: str, event: dict[str, Any]) -> WebResponse:
@@ -236,7 +270,9 @@ class ZaloOAAdapter(ZaloAdapter):
                 return WebResponse.json(400, {"ok": False, "error": "attachment without url"})
             filename = payload.get("name") if payload and name == "user_send_file" else None
             size = payload.get("size") if payload else None
-            declared = int(size) if isinstance(size, int | str) and str(size).isdigit() else None
+            declared = _declared_size(size)
+            if size is not None and declared is None:
+                return WebResponse.json(400, {"ok": False, "error": "implausible size"})
             self.accept(user, user, self._file_source(user, url, filename, declared, msg_id))
         elif name in USER_UNSUPPORTED:
             self.accept(user, user, self._refusal(user, UNSUPPORTED_KIND, msg_id))
@@ -312,14 +348,15 @@ class ZaloOAAdapter(ZaloAdapter):
         except ZaloOAError as exc:
             log.info("OA file upload refused (%s); offering a link or an explanation", exc)
         if self.public_base_url and self.server is not None:
-            url = f"{self.public_base_url}/files/{self.media.put(file)}"
+            token = await asyncio.to_thread(self.media.put, file)
+            url = f"{self.public_base_url}/files/{token}"
             await self.send_text(chat_id, document_link(file, url, self.media.ttl_s))
         else:
             await self.send_text(chat_id, document_fallback(file))
 
     async def serve_file(self, request: WebRequest) -> WebResponse:
         token = request.path_args[0] if request.path_args else ""
-        file = self.media.get(token)
+        file = await asyncio.to_thread(self.media.get, token)
         if file is None:
             return WebResponse.json(404, {"ok": False, "error": "not found"})
         headers = {"Content-Disposition": f'attachment; filename="{file.filename}"'}

@@ -11,7 +11,9 @@ Long texts are split below Zalo's 2000-character limit (Bot Platform
 counts characters, so pieces are measured in UTF-16 code units — the stricter
 count, where an emoji such as 📊 counts twice — and every piece fits either
 way. The contact-sharing button has no
-Zalo equivalent: the user is told to link with a one-time code instead.
+Zalo equivalent; prompts are written for the chat's capabilities (Zalo
+messages say "plain text"), so a linking prompt here gives the /lienket
+syntax and never mentions a button.
 Photos and documents are passed through as :class:`OutMedia`; each runner
 decides how to deliver them.
 """
@@ -25,10 +27,6 @@ from bot.core.messages import OutFile, Reply
 
 TEXT_LIMIT = 2000
 CHOICES_HEADER = "Trả lời bằng số:"
-CONTACT_HINT = (
-    "Trên Zalo chưa có nút chia sẻ số điện thoại: hãy gõ /lienket <mã nhân viên> <mã liên kết> "
-    "(mã liên kết do người quản lý đơn vị cấp bằng lệnh /taomalienket)."
-)
 PHOTO_FALLBACK = "📊 Biểu đồ chưa gửi được dưới dạng ảnh trên kênh Zalo này; số liệu đầy đủ có trong tin nhắn trên."
 DOCUMENT_FALLBACK = (
     "📎 Tệp “{name}” chưa gửi được qua kênh Zalo này. Bạn có thể nhận tệp qua Telegram "
@@ -64,8 +62,6 @@ def reply_text(reply: Reply, first_number: int = 1) -> str:
         lines = [CHOICES_HEADER]
         lines += [f"{first_number + i}. {b.label}" for i, b in enumerate(choices)]
         parts.append("\n".join(lines))
-    if reply.request_contact:
-        parts.append(CONTACT_HINT)
     return "\n\n".join(parts)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +24,11 @@ from typing import Any
 BOT_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 OA_SIGNATURE_HEADER = "X-ZEvent-Signature"
 DEFAULT_WINDOW_S = 300.0
+MAX_TIMESTAMP_DIGITS = 16  # milliseconds since 1970 have 13
+# "timestamp": "1700000000000" or "timestamp":1700000000000 anywhere in the body;
+# every candidate is tried (at most a few), the parsed event must then agree.
+_TIMESTAMP_IN_BODY = re.compile(rb'"timestamp"\s*:\s*("?)(\d{1,%d})\1' % MAX_TIMESTAMP_DIGITS)
+_MAX_CANDIDATES = 8
 
 
 def check_bot_secret(expected: str, received: str | None) -> bool:
@@ -48,10 +54,25 @@ def event_timestamp(event: dict[str, Any]) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return value.strip()
+        text = str(value) if 0 <= value < 10**MAX_TIMESTAMP_DIGITS else ""
+        return text or None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and text.isascii() and len(text) <= MAX_TIMESTAMP_DIGITS:
+            return text
     return None
+
+
+def signed_timestamps(raw_body: bytes) -> list[str]:
+    """Timestamps in the raw body that the signature may cover (bounded, unparsed)."""
+    found: list[str] = []
+    for match in _TIMESTAMP_IN_BODY.finditer(raw_body):
+        value = match.group(2).decode("ascii")
+        if value not in found:
+            found.append(value)
+        if len(found) >= _MAX_CANDIDATES:
+            break
+    return found
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,8 @@ class Verdict:
 
     status: str  # "ok" | "duplicate" | "missing" | "invalid" | "stale"
     reason: str = ""
+    timestamp: str = ""  # the signed timestamp (when the signature matched)
+    signature: str = ""
 
     @property
     def accepted(self) -> bool:
@@ -71,11 +94,12 @@ class Verdict:
 
 
 class OASignatureVerifier:
-    """Checks ``X-ZEvent-Signature`` and the event age; remembers recent signatures.
+    """Checks ``X-ZEvent-Signature`` on the raw body, and the event's age.
 
-    ``verify`` takes the raw body and the parsed event (the timestamp is part
-    of the signed text, so the body must be parsed first; a malformed body is
-    the caller's 400).
+    ``verify`` never parses the body: the timestamp that is part of the signed
+    text is looked for in the bytes. The caller parses only an accepted body
+    and checks that the event's ``timestamp`` is the one that was signed. A
+    repeated delivery is detected by the caller (shared across workers).
     """
 
     def __init__(
@@ -85,46 +109,32 @@ class OASignatureVerifier:
         *,
         window_s: float = DEFAULT_WINDOW_S,
         clock: Callable[[], float] = time.time,
-        remember: int = 10_000,
     ) -> None:
         self.app_id = app_id
         self.secret_key = secret_key
         self.window_s = window_s
         self.clock = clock
-        self.remember = remember
-        self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def verify(self, raw_body: bytes, event: dict[str, Any], header: str | None) -> Verdict:
+    def verify(self, raw_body: bytes, header: str | None) -> Verdict:
         if not header or not header.strip():
             return Verdict("missing", "no signature header")
         value = header.strip()
         if value.lower().startswith("mac="):
             value = value[4:]
-        value = value.strip().lower()
-        timestamp = event_timestamp(event)
-        if timestamp is None:
+        received = value.strip().lower().encode("ascii", "replace")
+        candidates = signed_timestamps(raw_body)
+        if not candidates:
             return Verdict("invalid", "event has no timestamp")
-        expected = oa_signature(self.app_id, raw_body, timestamp, self.secret_key)
-        if not hmac.compare_digest(value.encode("ascii", "replace"), expected.encode("ascii")):
+        for timestamp in candidates:
+            expected = oa_signature(self.app_id, raw_body, timestamp, self.secret_key)
+            if hmac.compare_digest(received, expected.encode("ascii")):
+                break
+        else:
             return Verdict("invalid", "signature mismatch")
-        now = self.clock()
-        age = now - int(timestamp) / 1000.0
+        age = self.clock() - int(timestamp) / 1000.0
         if abs(age) > self.window_s:
             return Verdict("stale", f"timestamp {age:.0f}s away from now")
-        self._forget_before(now - self.window_s)
-        if expected in self._seen:
-            return Verdict("duplicate", "signature already seen")
-        self._seen[expected] = now
-        while len(self._seen) > self.remember:
-            self._seen.popitem(last=False)
-        return Verdict("ok")
-
-    def _forget_before(self, limit: float) -> None:
-        while self._seen:
-            key, seen_at = next(iter(self._seen.items()))
-            if seen_at >= limit:
-                break
-            del self._seen[key]
+        return Verdict("ok", timestamp=timestamp, signature=expected)
 
 
 class RecentIds:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ from bot.errors import UserError
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # webhook events are a few kB
+MAX_JSON_DEPTH = 32  # real events nest 3-4 levels
+MAX_NUMBER_CHARS = 24  # ids and millisecond timestamps are under 20 digits
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True)
@@ -155,10 +160,36 @@ async def listen(server: WebServer, host: str, port: int) -> int:
         ) from None
 
 
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in ``text`` (brackets inside strings ignored)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _bounded_number(text: str) -> float | int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number of {len(text)} characters")
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
 def json_object(body: bytes) -> dict[str, Any] | None:
-    """The body as a JSON object, or None when it is not one."""
+    """The body as a JSON object, or None when it is not one.
+
+    Bounded before parsing: nesting deeper than :data:`MAX_JSON_DEPTH` (which
+    would exhaust the parser's recursion) and numbers longer than
+    :data:`MAX_NUMBER_CHARS` characters are refused like any malformed body.
+    """
     try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        text = body.decode("utf-8")
+        if json_depth(text) > MAX_JSON_DEPTH:
+            return None
+        value = json.loads(text, parse_int=_bounded_number, parse_float=_bounded_number)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

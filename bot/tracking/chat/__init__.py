@@ -16,7 +16,7 @@ from bot.core.registry import Command, Registry
 from bot.core.services import Services
 from bot.core.uploads import UploadKind
 from bot.tracking.chat import manager, staff
-from bot.tracking.chat.common import MANAGERS
+from bot.tracking.chat.common import MANAGERS, link_prompt
 from bot.tracking.chat.forms import COMPLETION_FORM, REJECT_FORM
 from bot.tracking.chat.uploads import roster_upload
 from bot.tracking.evidence import EVIDENCE_SUFFIXES
@@ -31,6 +31,7 @@ def register(registry: Registry, services: Services) -> None:
         TrackingNotifications(services.tracking, services.stats, services.settings)
     )
     registry.on_start(staff.link_hint)
+    registry.on_need_link(link_prompt)
     registry.add_flow(COMPLETION_FORM)
     registry.add_flow(REJECT_FORM)
     staff_only = frozenset({STAFF})
@@ -94,6 +95,7 @@ def register(registry: Registry, services: Services) -> None:
             aliases=("report",),
             phrases=("báo cáo excel",),
             roles=MANAGERS,
+            heavy=True,
         ),
         Command(
             "duyet",

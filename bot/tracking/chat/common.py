@@ -17,12 +17,21 @@ def today(ctx: Context) -> date:
     return datetime.now(ZoneInfo(ctx.services.settings.timezone)).date()
 
 
+LINK_SYNTAX = (
+    "/lienket <mã nhân viên> <mã liên kết>, ví dụ /lienket NV001 123456 "
+    "(mã liên kết do người quản lý đơn vị cấp bằng lệnh /taomalienket)"
+)
+
+
 def link_prompt(ctx: Context) -> list[Reply]:
-    return [
-        Reply(
-            "Để ghi nhận khóa học và xem tiến độ, hãy liên kết tài khoản với danh sách nhân "
-            "viên: bấm nút chia sẻ số điện thoại bên dưới, hoặc gõ "
-            "/lienket <mã nhân viên> <mã liên kết> (mã liên kết do người quản lý cấp).",
-            request_contact=True,
-        )
-    ]
+    """How to link, written for what this chat can do: the phone-sharing button is
+    offered only where it exists; everywhere the /lienket syntax is given in full."""
+    head = "Để ghi nhận khóa học và xem tiến độ, hãy liên kết tài khoản với danh sách nhân viên: "
+    if ctx.msg.capabilities.share_contact:
+        return [
+            Reply(
+                f"{head}bấm nút chia sẻ số điện thoại bên dưới, hoặc gõ {LINK_SYNTAX}.",
+                request_contact=True,
+            )
+        ]
+    return [Reply(f"{head}gõ {LINK_SYNTAX}.")]
