@@ -28,6 +28,8 @@ from pathlib import Path
 
 from retrieval_common import QuestionData, all_sets, collect
 
+from bot.retrieval.params import load_params
+
 ANCHORS = ["bm25_raw", "bm25_folded", "e5", "alpha"]
 SYSTEMS = [*ANCHORS, "e5_restored", "hocvuso"]
 
@@ -72,9 +74,13 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="first N questions of each set")
     parser.add_argument("--dump", type=Path, help="save the collected features (for fit_params)")
     parser.add_argument("--folds", action="store_true", help="also per train/held-out fold")
+    parser.add_argument("--max-per-doc", type=int, help="override params.max_per_doc")
     args = parser.parse_args()
     sets = [s for s in all_sets() if not args.sets or s.name in args.sets]
-    rows = list(collect(sets, limit=args.limit))
+    params = load_params()
+    if args.max_per_doc is not None:
+        params.max_per_doc = args.max_per_doc
+    rows = list(collect(sets, params=params, limit=args.limit))
     if args.dump:
         args.dump.write_bytes(pickle.dumps(rows))
         print(f"# features of {len(rows)} questions saved to {args.dump}", file=sys.stderr)

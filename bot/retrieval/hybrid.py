@@ -487,6 +487,7 @@ class HybridRetriever:
             )
             for j in order
         ]
+        hits = self._cap_per_doc(hits)
         hits = self._diversify(hits, k)
         uni, bi, variants = cands.uni, cands.bi, cands.variants
         named_plans = self._named_plans(question)
@@ -524,6 +525,20 @@ class HybridRetriever:
             margin=margin,
             excluded_docs=exclude_docs,
         )
+
+    def _cap_per_doc(self, hits: list[Hit]) -> list[Hit]:
+        """Move a document's chunks beyond ``max_per_doc`` after the others."""
+        cap = self.params.max_per_doc
+        if cap <= 0:
+            return hits
+        seen: dict[str, int] = {}
+        first: list[Hit] = []
+        rest: list[Hit] = []
+        for hit in hits:
+            n = seen.get(hit.chunk.doc_id, 0)
+            (first if n < cap else rest).append(hit)
+            seen[hit.chunk.doc_id] = n + 1
+        return first + rest
 
     def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
         """Keep the best passage of each document kind (plan, guide) in the top k.

@@ -41,6 +41,9 @@ class FusionParams:
     doc_term_weight: float = 0.3
     candidates: int = 60
     fuzzy_weight: float = 0.6
+    # At most this many chunks of one document in the first k (0: no cap), so
+    # the top k can show the other documents that speak of the question.
+    max_per_doc: int = 0
     fitted: dict[str, Any] = field(default_factory=dict)  # provenance: folds and figures
 
     def weight(self, mode: str, feature: str) -> float:
@@ -53,6 +56,7 @@ class FusionParams:
             "doc_term_weight": self.doc_term_weight,
             "candidates": self.candidates,
             "fuzzy_weight": self.fuzzy_weight,
+            "max_per_doc": self.max_per_doc,
             "fitted": self.fitted,
         }
 
@@ -62,8 +66,9 @@ class FusionParams:
         for key in ("ocr_dense_factor", "doc_term_weight", "fuzzy_weight"):
             if key in data:
                 setattr(out, key, float(data[key]))
-        if "candidates" in data:
-            out.candidates = int(data["candidates"])
+        for key in ("candidates", "max_per_doc"):
+            if key in data:
+                setattr(out, key, int(data[key]))
         if "weights" in data:
             out.weights = {
                 m: {f: float(v) for f, v in w.items()} for m, w in data["weights"].items()
