@@ -89,6 +89,8 @@ class KnowledgeBase:
         self._checked_at = 0.0
         self._lock = threading.RLock()
         self._generative: GenerativeAnswerer | None = None
+        # Documents hidden from retrieval (``eval --near-miss`` sets it per question).
+        self.exclude_docs: frozenset[str] = frozenset()
 
     # -- lazy components --------------------------------------------------------
     @property
@@ -374,7 +376,7 @@ class KnowledgeBase:
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         index = self._load_index()
         retriever = HybridRetriever(index, self.embedder, self.vectors if index.chunks else None)
-        return retriever.search(question, k or self.settings.top_k)
+        return retriever.search(question, k or self.settings.top_k, exclude_docs=self.exclude_docs)
 
     def _label(self, doc_id: str) -> str:
         doc = self._docs.get(doc_id)
