@@ -24,6 +24,7 @@ what Telegram, PTB and the adapter add.
     .venv/bin/python benchmarks/bench_telegram.py --users 50 --questions 4 --think 2
     .venv/bin/python benchmarks/bench_telegram.py --process        # the bot in its own process
     .venv/bin/python benchmarks/bench_telegram.py --no-rate-limit  # without AIORateLimiter
+    .venv/bin/python benchmarks/bench_telegram.py --workers 2 --users 60 --questions 5 --think 2
 
 By default the bot's ``Application`` (built by ``build_application`` exactly
 as ``hocvuso serve telegram`` builds it, with PTB's ``AIORateLimiter``: at
@@ -34,6 +35,15 @@ is then that of the whole process. With ``--process`` the bot is
 stopped with SIGTERM at the end), the fake server and the simulated users
 stay here, and peak RSS is the bot process's own (``VmHWM``).
 ``--no-rate-limit`` (in-process only) builds the bot without the limiter.
+
+``--workers N`` runs the production layout of ``docs/deploy.md``: N
+``hocvuso serve telegram`` processes in webhook mode, each on its own port
+and data directory, sharing a throw-away PostgreSQL database (created on the
+server of ``--pg-url``, default ``HOCVUSO_TEST_PG_URL``) and a Chroma server
+(``chroma run``) started for the run. The simulated users' updates are posted
+to the workers in turn, as a reverse proxy would; peak RSS is reported per
+worker and summed. Compare 1, 2 and 4 workers with a think time: on a machine
+with few cores more workers pay only while the cores are not already busy.
 """
 
 from __future__ import annotations
@@ -109,6 +119,7 @@ class Load:
     replies: list[Sent] = field(default_factory=list)
     unexpected: int = 0
     finished: threading.Event = field(default_factory=threading.Event)
+    deliver: Any = None  # posts an update to a worker (webhook mode); None: getUpdates
     last_answer_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _answered: int = 0
@@ -129,7 +140,11 @@ class Load:
         self.asked[user] += 1
         with self._lock:
             self.pushed_at[user] = time.monotonic()
-        self.fake.push(self.fake.text(user, question, first_name=f"NV{user}"))
+        update = self.fake.text(user, question, first_name=f"NV{user}")
+        if self.deliver is None:
+            self.fake.push(update)
+        else:
+            self.deliver(self.fake.new_update(update))
 
     def on_sent(self, sent: Sent) -> None:
         """Called by the fake server (its thread) for every message the bot sends."""
@@ -198,8 +213,11 @@ def summarize(
     answered = len(load.replies)
     texts = [r.text for r in load.replies]
     errors = sum(1 for t in texts if t in (APOLOGY, FLOOD_MESSAGE)) + (total - answered)
+    mode = "process" if args.process else "in-process"
+    if args.workers:
+        mode = f"{args.workers} webhook worker(s), PostgreSQL + Chroma server"
     return {
-        "mode": "process" if args.process else "in-process",
+        "mode": mode,
         "users": args.users,
         "questions_per_user": args.questions,
         "think_s": args.think,
@@ -328,6 +346,147 @@ def run_as_process(
     return result
 
 
+def pg_database(pg_url: str) -> tuple[str, Any]:
+    """A fresh database on the server of ``pg_url``; returns its URL and a dropper."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    admin = dict(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+    if url.password:
+        admin["password"] = url.password
+    name = f"hocvuso_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(False), drop
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(0.1)
+
+
+def start_chroma(folder: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    exe = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(exe), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_listening(port, proc, "chroma run", 60)
+    return f"http://127.0.0.1:{port}", proc
+
+
+WEBHOOK_SECRET = "bench-workers_0123456789"
+
+
+def run_workers(
+    args: argparse.Namespace, settings: Settings, fake: FakeTelegram, root: Path
+) -> dict[str, Any]:
+    """N ``hocvuso serve telegram`` webhook workers behind a round-robin "proxy"."""
+    import httpx
+
+    names = {str(f.alias) for f in Settings.model_fields.values() if f.alias}
+    base = {k: v for k, v in os.environ.items() if k not in names}
+    base.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.root_url,
+        TELEGRAM_WEBHOOK_URL="https://bot.example.vn/telegram",
+        TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        DATABASE_URL=str(settings.database_url),
+        CHROMA_URL=str(settings.chroma_url),
+        HOCVUSO_KNOWLEDGE_DIR=str(settings.knowledge_dir),
+        QUIET_HOURS="off",
+        HOCVUSO_LOG_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), base.get("PYTHONPATH")])),
+    )
+    procs: list[tuple[int, subprocess.Popen[bytes]]] = []
+    logs = []
+    try:
+        for i in range(args.workers):
+            port = free_port()
+            env = dict(base, TELEGRAM_LISTEN_PORT=str(port), HOCVUSO_DATA_DIR=str(root / f"w{i}"))
+            log_file = (root / f"w{i}.log").open("wb")
+            logs.append(log_file)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "serve", "telegram"],
+                cwd=root,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            procs.append((port, proc))
+        for i, (port, proc) in enumerate(procs):
+            wait_listening(port, proc, f"worker {i}", 300)
+        client = httpx.Client(timeout=120)
+        turn = iter(range(10**9))
+        headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+
+        def deliver(update: dict[str, Any]) -> None:
+            port = procs[next(turn) % len(procs)][0]
+            client.post(f"http://127.0.0.1:{port}/telegram", json=update, headers=headers)
+
+        for i in range(len(procs)):  # warm each worker's models
+            warm = FIRST_USER_ID - 10_000 - i
+            deliver(fake.new_update(fake.text(warm, QUESTIONS[0])))
+            fake.wait_for(lambda w=warm: bool(fake.sent_since(0, w)), 300)
+        load = Load(fake, args.users, args.questions, args.think, deliver=deliver)
+        fake.on_sent = load.on_sent
+        rss_before = sum(process_peak_rss_mb(p.pid) for _, p in procs)
+        started = time.monotonic()
+        load.start()
+        completed = load.finished.wait(args.timeout)
+        fake.on_sent = None
+        per_worker = [round(process_peak_rss_mb(p.pid)) for _, p in procs]
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in procs:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log_file in logs:
+            log_file.close()
+    result = summarize(
+        args,
+        load,
+        fake,
+        started=started,
+        completed=completed,
+        rss_before=rss_before,
+        rss_peak=sum(per_worker),
+    )
+    result["peak_rss_mb_per_worker"] = per_worker
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=200, help="simulated users (default 200)")
@@ -346,17 +505,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", type=int, default=100, help="questions timed on the engine alone first"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="N webhook worker processes on PostgreSQL + a Chroma server (docs/deploy.md)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("HOCVUSO_TEST_PG_URL"),
+        help="PostgreSQL server for --workers (a throw-away database is created)",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up after (s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.process and args.no_rate_limit:
         parser.error("--no-rate-limit applies to the in-process bot only")
+    if args.workers and not args.pg_url:
+        parser.error("--workers needs PostgreSQL: --pg-url or HOCVUSO_TEST_PG_URL")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-telegram-") as tmp,
         FakeTelegram(max_poll_wait=10.0) as fake,
     ):
+        shared: dict[str, Any] = {}
+        drop_database = chroma = None
+        if args.workers:
+            shared["DATABASE_URL"], drop_database = pg_database(args.pg_url)
+            shared["CHROMA_URL"], chroma = start_chroma(Path(tmp) / "chroma")
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             HOCVUSO_DATA_DIR=Path(tmp) / "data",
@@ -364,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_BASE_URL=fake.root_url,
             QUIET_HOURS="off",
+            **shared,
         )
         services = build_services(settings)
         t0 = time.monotonic()
@@ -373,13 +551,21 @@ def main(argv: list[str] | None = None) -> int:
         services.kb.ask(QUESTIONS[0])  # load the models before the clock starts
         baseline = engine_alone(engine, args.baseline)
         try:
-            if args.process:
+            if args.workers:
+                services.db.dispose()
+                result = run_workers(args, settings, fake, Path(tmp))
+            elif args.process:
                 services.db.dispose()
                 result = run_as_process(args, settings, fake)
             else:
                 result = asyncio.run(run_in_process(args, settings, engine, fake))
         finally:
             services.db.dispose()
+            if chroma is not None:
+                chroma.terminate()
+                chroma.wait(30)
+            if drop_database is not None:
+                drop_database()
         result["ingest"] = {"documents": sum(report.counts.values()), "seconds": round(ingest_s, 1)}
         result["engine_alone"] = baseline
 
@@ -400,6 +586,11 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {base.get('p95_ms')} ms\n"
             f"getUpdates calls {result['get_updates_calls']}, peak RSS of the bot "
             f"{result['peak_rss_mb']} MB (before the load {result['peak_rss_mb_before_load']} MB)"
+            + (
+                f", per worker {result['peak_rss_mb_per_worker']} MB"
+                if "peak_rss_mb_per_worker" in result
+                else ""
+            )
         )
     return 0 if result["completed"] and result["errors"] == 0 else 1
 
