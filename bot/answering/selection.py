@@ -87,8 +87,12 @@ _WHO_IN_TEXT = re.compile(
 _DEFINITION_IN_TEXT = re.compile(r"\b(la|duoc hieu|gom|bao gom|nghia la)\b")
 
 TYPE_BONUS = 0.6  # a sentence with the kind of fact asked for weighs this much more
-TYPE_MISSING = 0.55  # a date/number question answered without any date/number weighs this
+TYPE_MISSING = 0.45  # a date/number question answered without any date/number weighs this
 HEADING_SHARE = 0.5  # a question word found only in the heading counts this much
+# A heading that asks the same kind of question ("… từ khi nào?" over a date) marks its
+# sentences as the answer to that kind of question (guides are written as questions).
+ASKING_HEADING = 1.3
+RANK_PRIOR = 0.1  # each rank down the retrieval list costs this share of a sentence's score
 MAX_LIST_ITEMS = 8
 MAX_QUOTE_CHARS = 600
 
@@ -297,7 +301,10 @@ def rank_sentences(
     for rank, hit in enumerate(hits[:depth]):
         if hit.chunk.doc_id in skip_docs:
             continue
-        prior = 1.0 - 0.15 * rank
+        prior = 1.0 - RANK_PRIOR * rank
+        last_heading = hit.chunk.section.split(" > ")[-1]
+        if last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading):
+            prior *= ASKING_HEADING
         headings = _headings(hit.chunk.section)
         own = {
             t: w for t, w in weights.items() if t not in (naming or {}).get(hit.chunk.doc_id, ())
