@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.app import FEATURES, build_engine, build_services
 from bot.core.features import CliContext
@@ -98,16 +99,48 @@ def cmd_ask(args: argparse.Namespace, cli: CliContext) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, cli: CliContext) -> int:
-    from bot.evaluation import evaluate_file, format_report
+    """Score a question set; with ``--corpus`` against a throw-away index of that folder."""
+    from contextlib import ExitStack
 
-    services = cli.services
-    if args.curated:
-        from bot.curation.service import CuratedAsker
+    from bot.evaluation import (
+        NearMissAsker,
+        RetrievalAsker,
+        ThrowawayCorpus,
+        evaluate_file,
+        format_report,
+    )
 
-        report = evaluate_file(CuratedAsker(services), Path(args.file))
-    else:
-        report = evaluate_file(services.kb, Path(args.file))
-    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    with ExitStack() as stack:
+        if args.corpus:
+            corpus = stack.enter_context(
+                ThrowawayCorpus(
+                    Path(args.corpus),
+                    Path(args.cache) if args.cache else None,
+                    progress=not args.json,
+                )
+            )
+            kb = corpus.kb
+        else:
+            kb = cli.services.kb
+        asker: Any = kb
+        if args.retrieval_only:
+            asker = RetrievalAsker(kb)
+        elif args.curated:
+            from bot.curation.service import CuratedAsker
+
+            asker = CuratedAsker(cli.services)
+        report = evaluate_file(
+            asker,
+            Path(args.file),
+            strip=args.strip,
+            limit=args.limit,
+            near_miss=NearMissAsker(kb) if args.near_miss else None,
+        )
+    print(
+        json.dumps(report, ensure_ascii=False, indent=2)
+        if args.json
+        else format_report(report, show_misses=not args.quiet)
+    )
     return 0
 
 
@@ -193,6 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="answer with the admins' curated answers first, as the chat does (default: no)",
     )
+    p.add_argument(
+        "--corpus", help="index this folder into a throw-away data dir and score against it"
+    )
+    p.add_argument("--cache", help="folder caching passage embeddings between runs (--corpus)")
+    p.add_argument(
+        "--strip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only questions without diacritics (--no-strip: only as written; default: both)",
+    )
+    p.add_argument(
+        "--retrieval-only", action="store_true", help="score the ranking only (no answers)"
+    )
+    p.add_argument(
+        "--near-miss",
+        action="store_true",
+        help="ask each question with its gold document hidden; report the refusal rate",
+    )
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("-q", "--quiet", action="store_true", help="figures only, no list of misses")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("chat", help="interactive console conversation")

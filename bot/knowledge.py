@@ -88,6 +88,8 @@ class KnowledgeBase:
         self._facts: CorpusFacts | None = None
         # Today's date for "this deadline has passed" notes (tests inject a fixed day).
         self.clock: Callable[[], date] = date.today
+        # Documents hidden from retrieval (``eval --near-miss`` sets it per question).
+        self.exclude_docs: frozenset[str] = frozenset()
 
     # -- lazy components --------------------------------------------------------
     @property
@@ -304,7 +306,7 @@ class KnowledgeBase:
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         index = self._load_index()
         retriever = HybridRetriever(index, self.embedder, self.vectors if index.chunks else None)
-        return retriever.search(question, k or self.settings.top_k)
+        return retriever.search(question, k or self.settings.top_k, exclude_docs=self.exclude_docs)
 
     def _label(self, doc_id: str, *, long: bool = False) -> str:
         """How answers name a document: "Kế hoạch 2948/KH-SYT" (of "Sở Y tế Bắc Ninh")."""

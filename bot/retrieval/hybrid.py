@@ -14,13 +14,16 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
 
 from bot.retrieval.embeddings import Embedder
 from bot.retrieval.entities import Ministry, mentions, ministries_named, unit_names
-from bot.retrieval.lexical import LexicalIndex
+from bot.retrieval.lexical import LexicalIndex, marked_terms
+from bot.retrieval.params import FusionParams, load_params
+from bot.retrieval.restore import DiacriticRestorer
 from bot.retrieval.vectors import VectorStore
 from bot.text import fold, has_diacritics, terms, tokens
 
@@ -130,15 +133,23 @@ class IndexedChunk:
 
 @dataclass
 class Hit:
+    """One retrieved chunk with the evidence behind its rank (numbers, no decisions)."""
+
     chunk: IndexedChunk
-    score: float
-    lexical: float
-    dense: float
+    score: float  # fused ranking score
+    lexical: float  # BM25 over folded terms
+    dense: float  # e5 cosine of the (restored) question and the chunk
+    lexical_marked: float = 0.0  # BM25 over marked syllables (0 without marks)
+    doc_score: float = 0.0  # document-level BM25, max-normalised 0..1
+    coverage: float = 0.0  # IDF share of the question's content found here
+    matched: tuple[str, ...] = ()
+    unmatched: tuple[str, ...] = ()
+    named_missing: int = 0  # ministries / units named that this document is not
 
 
 @dataclass
 class Retrieval:
-    """Ranked hits plus the evidence used to decide whether to answer."""
+    """Ranked hits plus the evidence the answering side decides on."""
 
     hits: list[Hit]
     coverage: float
@@ -147,17 +158,12 @@ class Retrieval:
     # Plans of other units than the one the question names ("ở TTYT Ngọc Lặc"),
     # when that unit's plan is among the top passages: not to be quoted.
     other_units_plans: frozenset[str] = frozenset()
-
-
-@dataclass
-class FusionParams:
-    dense_weight_marked: float = 0.45
-    dense_weight_plain: float = 0.12
-    ocr_dense_factor: float = 0.3
-    doc_term_weight: float = 0.3
-    doc_boost: float = 0.2
-    candidates: int = 60
-    fuzzy_weight: float = 0.6
+    has_diacritics: bool = False
+    dense_query: str = ""
+    term_idf: dict[str, float] = field(default_factory=dict)
+    unknown_terms: tuple[str, ...] = ()
+    margin: float = 0.0
+    excluded_docs: frozenset[str] = frozenset()
 
 
 def _content_terms(text: str) -> tuple[list[str], list[str]]:
@@ -199,7 +205,12 @@ def query_terms(question: str) -> tuple[list[str], list[str]]:
 
 
 class CorpusIndex:
-    """In-memory snapshot of the chunk store: lexical index + document profiles."""
+    """In-memory snapshot of the chunk store: lexical indexes + document profiles.
+
+    The folded BM25 is built at once; the marked BM25, the document-level
+    BM25, the diacritic restorer and the dense matrix are built on first use
+    (a corpus asked only without marks never builds the marked index).
+    """
 
     def __init__(
         self,
@@ -215,8 +226,16 @@ class CorpusIndex:
         )
         self.doc_terms = {d: set(terms(p)) for d, p in doc_profiles.items()}
         self.doc_profiles = {d: fold(p) for d, p in doc_profiles.items()}
+        self.raw_profiles = dict(doc_profiles)
         self.folded_text = [fold(c.indexed_text) for c in chunks]
         self.doc_ids = np.asarray([c.doc_id for c in chunks])
+        self.ocr_rows = np.asarray([c.ocr_like for c in chunks], dtype=bool)
+        # Chunks are stored in document order: a neighbour is the same document's
+        # previous or next row.
+        same_prev = np.zeros(len(chunks), dtype=bool)
+        if len(chunks) > 1:
+            same_prev[1:] = self.doc_ids[1:] == self.doc_ids[:-1]
+        self.same_prev = same_prev
         counts: dict[str, int] = {}
         for ts in self.doc_terms.values():
             for t in ts:
@@ -224,6 +243,89 @@ class CorpusIndex:
         n_docs = max(len(self.doc_terms), 1)
         # A profile term is "naming" when it singles out a minority of documents.
         self.naming_terms = {t for t, c in counts.items() if c <= max(1, n_docs // 3)}
+        self._dense: np.ndarray | None = None
+
+    @cached_property
+    def marked_lexical(self) -> LexicalIndex:
+        return LexicalIndex([c.indexed_text for c in self.chunks], analyzer=marked_terms)
+
+    @cached_property
+    def doc_order(self) -> list[str]:
+        return list(dict.fromkeys(c.doc_id for c in self.chunks))
+
+    @cached_property
+    def doc_row(self) -> np.ndarray:
+        rows = {d: i for i, d in enumerate(self.doc_order)}
+        return np.asarray([rows[c.doc_id] for c in self.chunks], dtype=np.int64)
+
+    @cached_property
+    def doc_lexical(self) -> LexicalIndex:
+        """BM25 over whole documents (profile + every chunk): which document speaks of it."""
+        texts: dict[str, list[str]] = {d: [self.raw_profiles.get(d, "")] for d in self.doc_order}
+        for c in self.chunks:
+            texts[c.doc_id].append(c.text)
+        return LexicalIndex(["\n".join(texts[d]) for d in self.doc_order])
+
+    @cached_property
+    def restorer(self) -> DiacriticRestorer:
+        return DiacriticRestorer(c.indexed_text for c in self.chunks if not c.ocr_like)
+
+    def dense_matrix(self, vectors: VectorStore) -> np.ndarray:
+        """Every chunk's vector in row order (zeros where missing), loaded once.
+
+        Scoring all chunks exactly is a 10,000 x 384 mat-vec (about a
+        millisecond) and gives every lexical candidate its dense value,
+        which an approximate top-n query cannot.
+        """
+        if self._dense is None:
+            found = vectors.get_vectors([c.id for c in self.chunks])
+            dim = next((len(v) for v in found.values()), 384)
+            matrix = np.zeros((len(self.chunks), dim), dtype=np.float32)
+            for i, c in enumerate(self.chunks):
+                v = found.get(c.id)
+                if v is not None:
+                    matrix[i] = v
+            self._dense = matrix
+        return self._dense
+
+
+@dataclass
+class Candidates:
+    """A question's candidate chunks and their normalised features (for fusion and fitting)."""
+
+    positions: np.ndarray
+    features: dict[str, np.ndarray]
+    lexical: np.ndarray  # raw folded BM25 of the candidates
+    marked_lexical: np.ndarray
+    dense: np.ndarray  # raw cosine of the candidates
+    doc: np.ndarray  # max-normalised document BM25 of the candidates
+    marked: bool
+    dense_query: str
+    scoring: dict[str, float]
+    uni: list[str]
+    bi: list[str]
+    variants: dict[str, list[str]]
+    top_dense: float
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return values
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo <= 1e-9:
+        return np.where(values > 0, 1.0, 0.0).astype(np.float32) if hi > 0 else values * 0
+    return ((values - lo) / (hi - lo)).astype(np.float32)
+
+
+def fuse(c: Candidates, params: FusionParams) -> np.ndarray:
+    """Weighted sum of the candidates' features, weights by question mode."""
+    mode = "marked" if c.marked else "plain"
+    total = np.zeros(len(c.positions), dtype=np.float32)
+    for name, values in c.features.items():
+        w = params.weight(mode, name)
+        if w:
+            total += w * values
+    return total
 
 
 class HybridRetriever:
@@ -237,7 +339,7 @@ class HybridRetriever:
         self.index = index
         self.embedder = embedder
         self.vectors = vectors
-        self.params = params or FusionParams()
+        self.params = params or load_params()
 
     def _doc_match(self, uni: list[str], bi: list[str]) -> tuple[dict[str, float], set[str]]:
         naming = [t for t in uni + bi if t in self.index.naming_terms]
@@ -249,11 +351,21 @@ class HybridRetriever:
         top = max(scores.values(), default=0.0)
         return ({d: s / top for d, s in scores.items()} if top else {}), set(naming)
 
-    def search(self, question: str, k: int = 5) -> Retrieval:
+    def candidates(
+        self, question: str, exclude_docs: frozenset[str] = frozenset()
+    ) -> Candidates | None:
+        """Candidate chunks (best of each signal) with every fusion feature."""
         p, idx = self.params, self.index
         uni, bi = query_terms(question)
         if not idx.chunks or not (uni or bi):
-            return Retrieval(hits=[], coverage=0.0, top_dense=0.0)
+            return None
+        marked = has_diacritics(question)
+        mode = "marked" if marked else "plain"
+        keep = (
+            ~np.isin(idx.doc_ids, list(exclude_docs))
+            if exclude_docs
+            else np.ones(len(idx.chunks), dtype=bool)
+        )
         doc_match, naming = self._doc_match(uni, bi)
         weights = {t: (p.doc_term_weight if t in naming else 1.0) for t in uni + bi}
         variants = self._variants(bi)
@@ -263,50 +375,126 @@ class HybridRetriever:
         for origin, alts in variants.items():
             for alt in alts:
                 scoring[alt] = max(scoring.get(alt, 0.0), p.fuzzy_weight * weights[origin])
-        lex = idx.lexical.scores(scoring)
-        lex_max = float(lex.max()) if lex.size else 0.0
-        lex_norm = lex / lex_max if lex_max > 0 else lex
+        lex = idx.lexical.scores(scoring) * keep
+        pools = [np.argsort(-lex)[: p.candidates]] if float(lex.max(initial=0.0)) > 0 else []
 
-        candidates = set(np.argsort(-lex)[: p.candidates].tolist()) if lex_max > 0 else set()
-        dense: dict[int, float] = {}
-        if self.embedder is not None and self.vectors is not None:
-            qv = self.embedder.embed_query(question)
-            for chunk_id, sim in self.vectors.query(qv, p.candidates):
-                pos = idx.position.get(chunk_id)
-                if pos is not None:
-                    dense[pos] = sim
-                    candidates.add(pos)
-        top_dense = max(dense.values(), default=0.0)
-        lo = min(dense.values(), default=0.0)
-        span = max(top_dense - lo, 1e-6)
-        w_dense = p.dense_weight_marked if has_diacritics(question) else p.dense_weight_plain
+        raw = np.zeros(len(idx.chunks), dtype=np.float32)
+        if marked and p.weight(mode, "raw"):
+            raw_terms = {
+                t: 1.0
+                for t in dict.fromkeys(marked_terms(question))
+                if not all(part in STOPWORDS for part in fold(t).split("_"))
+            }
+            raw = idx.marked_lexical.scores(raw_terms) * keep
+            if float(raw.max(initial=0.0)) > 0:
+                pools.append(np.argsort(-raw)[: p.candidates])
 
-        # e5 reads OCR text badly and rarely ranks it among its candidates. An
-        # OCR passage's dense value is therefore mostly a neutral one (the
-        # median of the candidates) and only partly its own: dense may reorder
-        # OCR passages a little but not sink them below clean text they beat
-        # lexically.
-        neutral = float(np.median([(v - lo) / span for v in dense.values()])) if dense else 0.0
-        hits: list[Hit] = []
-        for pos in candidates:
-            chunk = idx.chunks[pos]
-            d = (dense[pos] - lo) / span if pos in dense else 0.0
-            if chunk.ocr_like:
-                d = p.ocr_dense_factor * d + (1.0 - p.ocr_dense_factor) * neutral
-            score = (
-                float(lex_norm[pos]) + w_dense * d + p.doc_boost * doc_match.get(chunk.doc_id, 0.0)
+        dense_all: np.ndarray | None = None
+        dense_query = question
+        if self.embedder is not None and self.vectors is not None and p.weight(mode, "dense"):
+            if not marked:
+                dense_query = idx.restorer.restore(question)
+            qv = self.embedder.embed_query(dense_query)
+            dense_all = idx.dense_matrix(self.vectors) @ qv
+            dense_all = np.where(keep, dense_all, -1.0)
+            pools.append(np.argsort(-dense_all)[: p.candidates])
+        if not pools:
+            return None
+        positions = np.unique(np.concatenate(pools))
+        positions = positions[keep[positions]]
+        if positions.size == 0:
+            return None
+
+        dense = (
+            dense_all[positions].astype(np.float32)
+            if dense_all is not None
+            else np.zeros(len(positions), dtype=np.float32)
+        )
+        doc_all = idx.doc_lexical.scores(scoring) if p.weight(mode, "doc") else None
+        if doc_all is not None:
+            doc_max = float(doc_all.max(initial=0.0))
+            doc = doc_all[idx.doc_row[positions]] / doc_max if doc_max > 0 else doc_all[:0]
+            if doc.size == 0:
+                doc = np.zeros(len(positions), dtype=np.float32)
+        else:
+            doc = np.zeros(len(positions), dtype=np.float32)
+        prev_ok = idx.same_prev[positions]
+        next_pos = np.minimum(positions + 1, len(idx.chunks) - 1)
+        next_ok = (positions + 1 < len(idx.chunks)) & idx.same_prev[next_pos]
+        neighbour = np.maximum(
+            np.where(prev_ok, lex[np.maximum(positions - 1, 0)], 0.0),
+            np.where(next_ok, lex[next_pos], 0.0),
+        )
+        dense_norm = _minmax(dense)
+        ocr = idx.ocr_rows[positions]
+        if ocr.any() and dense_all is not None:
+            # e5 reads OCR text badly: an OCR passage's dense value is mostly a
+            # neutral one (the median) and only partly its own.
+            neutral = float(np.median(dense_norm))
+            f = p.ocr_dense_factor
+            dense_norm = np.where(ocr, f * dense_norm + (1 - f) * neutral, dense_norm)
+        features = {
+            "folded": _minmax(lex[positions]),
+            "raw": _minmax(raw[positions]),
+            "dense": dense_norm.astype(np.float32),
+            "doc": _minmax(doc.astype(np.float32)),
+            "meta": np.asarray(
+                [doc_match.get(idx.chunks[i].doc_id, 0.0) for i in positions], dtype=np.float32
+            ),
+            "neighbour": _minmax(neighbour.astype(np.float32)),
+        }
+        return Candidates(
+            positions=positions,
+            features=features,
+            lexical=lex[positions],
+            marked_lexical=raw[positions],
+            dense=dense,
+            doc=doc.astype(np.float32),
+            marked=marked,
+            dense_query=dense_query,
+            scoring=scoring,
+            uni=uni,
+            bi=bi,
+            variants=variants,
+            top_dense=float(dense.max(initial=0.0)),
+        )
+
+    def search(
+        self, question: str, k: int = 5, *, exclude_docs: frozenset[str] = frozenset()
+    ) -> Retrieval:
+        idx = self.index
+        marked = has_diacritics(question)
+        cands = self.candidates(question, exclude_docs)
+        if cands is None:
+            return Retrieval(
+                hits=[],
+                coverage=0.0,
+                top_dense=0.0,
+                has_diacritics=marked,
+                dense_query=question,
+                excluded_docs=exclude_docs,
             )
-            hits.append(
-                Hit(chunk=chunk, score=score, lexical=float(lex[pos]), dense=dense.get(pos, 0.0))
+        fused = fuse(cands, self.params)
+        order = np.argsort(-fused, kind="stable")
+        hits = [
+            Hit(
+                chunk=idx.chunks[int(cands.positions[j])],
+                score=float(fused[j]),
+                lexical=float(cands.lexical[j]),
+                dense=float(cands.dense[j]),
+                lexical_marked=float(cands.marked_lexical[j]),
+                doc_score=float(cands.doc[j]),
             )
-        hits.sort(key=lambda h: h.score, reverse=True)
+            for j in order
+        ]
         hits = self._diversify(hits, k)
+        uni, bi, variants = cands.uni, cands.bi, cands.variants
         named_plans = self._named_plans(question)
         coverage = self._coverage(
             uni,
             bi,
             variants,
-            hits[:3],
+            hits,
             name_bigrams(question),
             ministries_named(question),
             named_plans,
@@ -319,12 +507,22 @@ class HybridRetriever:
                 for h in hits
                 if idx.doc_kinds.get(h.chunk.doc_id) == "plan" and h.chunk.doc_id not in named
             )
+        lexical = idx.lexical
+        margin = 0.0
+        if len(hits) >= 2 and hits[0].score > 0:
+            margin = (hits[0].score - hits[1].score) / hits[0].score
         return Retrieval(
             hits=hits,
             coverage=coverage,
-            top_dense=top_dense,
-            query_terms=scoring,
+            top_dense=cands.top_dense,
+            query_terms=cands.scoring,
             other_units_plans=other_units,
+            has_diacritics=marked,
+            dense_query=cands.dense_query,
+            term_idf={t: lexical.idf(t) for t in uni + bi},
+            unknown_terms=tuple(t for t in uni + bi if not lexical.known(t)),
+            margin=margin,
+            excluded_docs=exclude_docs,
         )
 
     def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
@@ -359,6 +557,10 @@ class HybridRetriever:
         named_plans: list[set[str]],
     ) -> float:
         """Share of the question's specific content found in one retrieved passage.
+
+        Sets each hit's ``coverage``, ``matched``, ``unmatched`` and
+        ``named_missing`` evidence; returns the best of the top three with
+        the named-unit factor (the figure the answer side used until now).
 
         IDF-weighted, unseen words count at maximum IDF: a question about
         "giá xăng" is not covered by a passage that only shares "hôm nay".
@@ -396,7 +598,7 @@ class HybridRetriever:
                 fuzzy_uni.setdefault(a, set()).add(x)
                 fuzzy_uni.setdefault(b, set()).add(y)
         best = 0.0
-        for hit in hits:
+        for rank, hit in enumerate(hits):
             pos = self.index.position[hit.chunk.id]
             present = lexical.row_terms(pos)
             doc_terms = self.index.doc_terms.get(hit.chunk.doc_id, set())
@@ -411,6 +613,9 @@ class HybridRetriever:
                 alts = variants.get(t, []) + sorted(fuzzy_uni.get(t, set()))
                 if has(t) or any(has(a) for a in alts):
                     got += w
+            found = [t for t in dict.fromkeys(uni + bi) if has(t)]
+            hit.matched = tuple(found)
+            hit.unmatched = tuple(t for t in dict.fromkeys(uni + bi) if t not in set(found))
             # A ministry the question names must be the one the passage (or its
             # document's issuer or number, "TT-BYT") speaks of: a provincial
             # plan does not answer a question about the Ministry of Health's.
@@ -421,7 +626,10 @@ class HybridRetriever:
             # ("... ở TTYT Ngọc Lặc") does not answer it; guides may.
             if self.index.doc_kinds.get(hit.chunk.doc_id) == "plan":
                 missing += sum(hit.chunk.doc_id not in plans for plans in named_plans)
-            best = max(best, got / total * NAMED_MISSING_FACTOR**missing)
+            hit.coverage = got / total
+            hit.named_missing = missing
+            if rank < 3:
+                best = max(best, got / total * NAMED_MISSING_FACTOR**missing)
         return best
 
     def _named_plans(self, question: str) -> list[set[str]]:

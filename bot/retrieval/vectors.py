@@ -70,6 +70,18 @@ class VectorStore:
     def count(self) -> int:
         return int(self.collection.count())
 
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (missing ids are absent), fetched in pages."""
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), 2000):
+            got = self.collection.get(ids=list(ids[start : start + 2000]), include=["embeddings"])
+            embeddings = got.get("embeddings")
+            if embeddings is None:
+                continue
+            for chunk_id, vector in zip(got["ids"], embeddings, strict=True):
+                out[chunk_id] = np.asarray(vector, dtype=np.float32)
+        return out
+
     def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Nearest chunks as (id, cosine similarity)."""
         total = self.count()
