@@ -93,6 +93,9 @@ HEADING_SHARE = 0.5  # a question word found only in the heading counts this muc
 # sentences as the answer to that kind of question (guides are written as questions).
 ASKING_HEADING = 1.3
 RANK_PRIOR = 0.1  # each rank down the retrieval list costs this share of a sentence's score
+# A sentence from another document than the best passage's must be clearly better to win:
+# the question chose that document (its unit, its number) through retrieval.
+OTHER_DOC = 0.6
 MAX_LIST_ITEMS = 8
 MAX_QUOTE_CHARS = 600
 
@@ -102,6 +105,12 @@ _LETTERHEAD = re.compile(
     r"^(so|s6)\s*[:.]?\s*\d+\s*/|,\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$|"
     r"\bdoc lap\s*-\s*tu do\b|\bcong hoa xa hoi\b|^kinh gui\b|^noi nhan\b"
 )
+# "Ngọc Lặc, ngày 20 tháng 6 năm 2025": a letterhead line, yet the answer to "ban hành ngày nào?"
+_PLACE_DATE = re.compile(r",\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$")
+_PLACE_DATE_TEXT = re.compile(
+    r"(?:[A-ZĐÀ-Ỹ][^\W\d_]*\s+){0,3}[A-ZĐÀ-Ỹ][^\W\d_]*,\s*ngày\s+\d+\s+tháng\s+\d+\s+năm\s+\d{4}"
+)
+_ISSUED = re.compile(r"\b(ban hanh|ky|ra doi|co hieu luc)\b")
 
 
 @dataclass
@@ -179,7 +188,7 @@ def is_title(sentence: str) -> bool:
     return len(sentence) < 120 and len(letters) >= 3 and all(c.isupper() for c in letters)
 
 
-def is_heading_like(sentence: str, headings: set[str]) -> bool:
+def is_heading_like(sentence: str, headings: set[str], issue_date: bool = False) -> bool:
     """Letterheads, titles and bare headings: never an answer on their own.
 
     A bare heading is a short numbered line that states nothing ("3. Nội dung
@@ -190,10 +199,10 @@ def is_heading_like(sentence: str, headings: set[str]) -> bool:
         return True
     folded = fold(text)
     if _LETTERHEAD.search(folded):
-        return True
-    if _NUMBERED_HEADING.match(text) and len(text) < 70 and not re.search(r"[.;:,]", text[3:]):
-        return True
-    return bool(len(folded.split()) <= 3 and not re.search(r"\d", text) and text[-1:] not in ".;")
+        return not (issue_date and _PLACE_DATE.search(folded))
+    return bool(
+        _NUMBERED_HEADING.match(text) and len(text) < 70 and not re.search(r"[.;:,]", text[3:])
+    )
 
 
 def content_of(sentence: str) -> str:
@@ -297,11 +306,15 @@ def rank_sentences(
     unit) are not quoted.
     """
     wanted = answer_types(question)
+    issue_date = AnswerType.DATE in wanted and bool(_ISSUED.search(fold(question)))
     quotes: list[Quote] = []
+    lead = next((h.chunk.doc_id for h in hits[:depth] if h.chunk.doc_id not in skip_docs), None)
     for rank, hit in enumerate(hits[:depth]):
         if hit.chunk.doc_id in skip_docs:
             continue
         prior = 1.0 - RANK_PRIOR * rank
+        if hit.chunk.doc_id != lead:
+            prior *= OTHER_DOC
         last_heading = hit.chunk.section.split(" > ")[-1]
         if last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading):
             prior *= ASKING_HEADING
@@ -313,7 +326,7 @@ def rank_sentences(
         scored: list[Quote] = []
         for use in (own, weights) if len(own) < len(weights) else (weights,):
             for unit in all_units:
-                if is_heading_like(unit.text, headings):
+                if is_heading_like(unit.text, headings, issue_date):
                     continue
                 extra = _continuation(all_units, unit.index, wanted)
                 text = unit.text
@@ -328,9 +341,17 @@ def rank_sentences(
                         ]
                         extra = _trim(text, extra)
                 body = " ".join([text, *extra])
+                dated_line = issue_date and bool(_PLACE_DATE.search(fold(unit.text)))
                 score = sentence_score(
-                    body if unit.label else unit.text, hit.chunk.section, use, lexical
+                    body if unit.label else unit.text,
+                    hit.chunk.section,
+                    weights if dated_line else use,
+                    lexical,
                 )
+                if dated_line:
+                    score *= 2.0  # the document's own date line answers "ban hành ngày nào?"
+                    found = _PLACE_DATE_TEXT.search(unit.text)
+                    text = found.group(0) if found else text
                 if score <= 0:
                     continue
                 score *= _type_factor(body, wanted)
