@@ -100,6 +100,7 @@ MAX_LIST_ITEMS = 8
 MAX_QUOTE_CHARS = 600
 
 _ITEM = re.compile(r"^\s*([-+•*–]|[a-zđ]\)|\d{1,2}[.)](?!\d))\s*")
+_BARE_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-zđ])[.)]$")
 _NUMBERED_HEADING = re.compile(r"^\s*(?:[IVXLC]+|\d+(?:\.\d+)*|[a-zđ])[.)]\s+\S")
 _LETTERHEAD = re.compile(
     r"^(so|s6)\s*[:.]?\s*\d+\s*/|,\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$|"
@@ -165,7 +166,9 @@ def units(text: str) -> list[Unit]:
         pieces = split_sentences(line)
         merged: list[str] = []
         for piece in pieces:
-            if merged and merged[-1].endswith(":") and len(merged[-1]) < 60:
+            if merged and _BARE_NUMBER.match(merged[-1]):
+                merged[-1] = f"{merged[-1]} {piece}"  # "1." + "Căn cước…" is one item
+            elif merged and merged[-1].endswith(":") and len(merged[-1]) < 60:
                 merged[-1] = f"{merged[-1]} {piece}"
             else:
                 merged.append(piece)
@@ -252,7 +255,9 @@ def _headings(section: str) -> set[str]:
 def _continuation(all_units: list[Unit], at: int, wanted: set[AnswerType]) -> list[str]:
     """The lines a chosen sentence needs: a label's content, a list's items."""
     unit = all_units[at]
-    listy = bool(wanted & {AnswerType.LIST, AnswerType.STEPS})
+    # a label followed by items introduces a list: the list is its content
+    nxt_item = at + 1 < len(all_units) and all_units[at + 1].item
+    listy = bool(wanted & {AnswerType.LIST, AnswerType.STEPS}) or (unit.label and nxt_item)
     out: list[str] = []
     size = len(unit.text)
     if unit.label:
