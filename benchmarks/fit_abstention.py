@@ -126,6 +126,39 @@ def collect(limit: int | None, out: Path) -> None:
                         print(f"{name}: {n}/{len(items)} ({rate:.2f} s/question)", flush=True)
 
 
+def collect_cross(limit: int, out: Path) -> None:
+    """Off-topic questions for free: each set's questions asked against another set's corpus."""
+    pools = {name: files for name, _, files in sets()}
+    with out.open("a", encoding="utf-8") as sink:
+        for name, corpus, _ in sets():
+            with ThrowawayCorpus(corpus, CACHE, progress=False) as tc:
+                kb = tc.kb
+                facts = kb._corpus_facts()
+                for other, files in pools.items():
+                    if other == name or other == "seeds":
+                        continue
+                    items = [i for f in files if f.exists() for i in load_questions(f)][:limit]
+                    for item in items:
+                        for stripped in (False, True):
+                            raw = strip_marks(item["question"]) if stripped else item["question"]
+                            question = expand_abbreviations(" ".join(raw.split()))
+                            retrieval = kb.retrieve(question)
+                            pinned = decide(question, retrieval, facts, PERMISSIVE)
+                            row = {
+                                "set": name,
+                                "id": f"x-{item.get('id')}",
+                                "fold": fold_of(f"x-{item.get('id')}"),
+                                "stripped": stripped,
+                                "kind": "off_topic",
+                                "label": 0,
+                                "pinned": not pinned.answer,
+                                "features": evidence(question, retrieval, facts),
+                                "top_doc": None,
+                            }
+                            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                print(f"cross: {name} done", flush=True)
+
+
 def _matrix(rows: list[dict[str, Any]], features: tuple[str, ...]) -> np.ndarray:
     return np.array([[r["features"].get(f, 0.0) for f in features] for r in rows], dtype=float)
 
@@ -182,17 +215,34 @@ def choose_threshold(params: Params, rows: list[dict[str, Any]], max_false: floa
     return round(max(best, 1e-4), 6)
 
 
+def coverage_floor(rows: list[dict[str, Any]], max_false: float) -> float:
+    """The highest coverage floor keeping false abstention <= max_false on every set."""
+    best = 1.0
+    for name in sorted({r["set"] for r in rows}):
+        covs = sorted(
+            r["features"]["coverage"]
+            for r in rows
+            if r["set"] == name and r["kind"] == "answerable"
+        )
+        if covs:
+            best = min(best, covs[math.floor(max_false * len(covs))] - 1e-6)
+    return round(max(best, 0.0), 4)
+
+
 def report(params: Params, rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in sorted({r["set"] for r in rows}):
         for stripped in (False, True):
             part = [r for r in rows if r["set"] == name and r["stripped"] == stripped]
             refused = [
-                (params.probability(r["features"]) < params.threshold) or r["pinned"] for r in part
+                (params.probability(r["features"]) < params.threshold)
+                or r["features"]["coverage"] < params.coverage_floor
+                or r["pinned"]
+                for r in part
             ]
             key = f"{name}{' (no diacritics)' if stripped else ''}"
             stats: dict[str, Any] = {}
-            for kind in ("answerable", "near_miss", "unanswerable"):
+            for kind in ("answerable", "near_miss", "unanswerable", "off_topic"):
                 sel = [ref for r, ref in zip(part, refused, strict=True) if r["kind"] == kind]
                 if sel:
                     stats[kind] = {"n": len(sel), "refused": round(sum(sel) / len(sel), 3)}
@@ -205,18 +255,22 @@ def main() -> int:
     ap.add_argument("--rows", default="/tmp/hocvuso-abstention-rows.jsonl")
     ap.add_argument("--collect", action="store_true", help="(re)collect evidence rows first")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--cross", type=int, default=0, help="add N off-topic questions per pair")
     ap.add_argument("--max-false", type=float, default=0.015)
     ap.add_argument("--write", action="store_true", help=f"write {PARAMS_PATH.name}")
     args = ap.parse_args()
     rows_path = Path(args.rows)
     if args.collect or not rows_path.exists():
         collect(args.limit, rows_path)
+    if args.cross:
+        collect_cross(args.cross, rows_path)
     rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines()]
     train = [r for r in rows if r["fold"] == "train"]
     held = [r for r in rows if r["fold"] == "heldout"]
     params = fit(train, FEATURES)
     threshold = choose_threshold(params, train, args.max_false)
-    params = Params(**{**params.__dict__, "threshold": threshold})
+    floor = coverage_floor(train, args.max_false)
+    params = Params(**{**params.__dict__, "threshold": threshold, "coverage_floor": floor})
     result = {"train": report(params, train), "heldout": report(params, held)}
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if args.write:
@@ -230,6 +284,7 @@ def main() -> int:
             "weights": list(params.weights),
             "bias": params.bias,
             "threshold": params.threshold,
+            "coverage_floor": params.coverage_floor,
             "mean": list(params.mean),
             "scale": list(params.scale),
             "heldout": result["heldout"],

@@ -9,6 +9,7 @@ changed the chunk store.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 import time
@@ -450,7 +451,9 @@ class KnowledgeBase:
         """Answer text, sources with the quoted ones first, and each quote's inline sources."""
         ranks = list(dict.fromkeys(q.hit_rank for q in quotes))
         ocr = any(self._docs[retrieval.hits[r].chunk.doc_id].ocr_like for r in ranks)
-        deadline = AnswerType.DATE in answer_types(question)
+        deadline = AnswerType.DATE in answer_types(question) and bool(
+            _DEADLINE.search(fold(question))
+        )
         text, per_quote = body(quotes, ocr, self.clock(), deadline)
         origins: list[list[str]] = []
         for rank in ranks:
@@ -464,6 +467,10 @@ class KnowledgeBase:
             )
         ordered = [sources[i] for i in ranks] + [s for i, s in enumerate(sources) if i not in ranks]
         return text, ordered, origins
+
+
+# A question about a deadline (not a start date): a passed date is worth saying.
+_DEADLINE = re.compile(r"\b(han|truoc ngay|hoan thanh|thoi han|cham nhat|bat buoc|phai|khi nao)\b")
 
 
 def _words(text: str) -> list[str]:

@@ -82,6 +82,9 @@ class Params:
     mean: tuple[float, ...] = ()
     scale: tuple[float, ...] = ()
     note: str = ""
+    # Second gate: retrieval's coverage (unknown words weigh triple, a named unit or
+    # ministry must match) below this is refused; fitted for the same false-abstention cap.
+    coverage_floor: float = 0.0
 
     def probability(self, values: dict[str, float]) -> float:
         z = self.bias
@@ -102,6 +105,7 @@ class Params:
             mean=tuple(float(x) for x in data.get("mean", ())),
             scale=tuple(float(x) for x in data.get("scale", ())),
             note=str(data.get("note", "")),
+            coverage_floor=float(data.get("coverage_floor", 0.0)),
         )
 
 
@@ -230,7 +234,7 @@ def decide(
         return Decision(False, "no passage", NOT_COVERED, 0.0)
     values = evidence(question, retrieval, corpus)
     p = params.probability(values)
-    if p < params.threshold:
+    if p < params.threshold or values["coverage"] < params.coverage_floor:
         return Decision(False, f"not covered (p={p:.2f})", NOT_COVERED, p, evidence=values)
     wanted = [pin for pin in pins(question) if _relevant(pin, corpus)]
     if not wanted:
