@@ -257,6 +257,12 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--cross", type=int, default=0, help="add N off-topic questions per pair")
     ap.add_argument("--max-false", type=float, default=0.015)
+    ap.add_argument(
+        "--coverage-floor",
+        type=float,
+        default=None,
+        help="keep this floor instead of the fitted one (0.42 keeps the shipped corpus's refusals)",
+    )
     ap.add_argument("--write", action="store_true", help=f"write {PARAMS_PATH.name}")
     args = ap.parse_args()
     rows_path = Path(args.rows)
@@ -270,6 +276,11 @@ def main() -> int:
     params = fit(train, FEATURES)
     threshold = choose_threshold(params, train, args.max_false)
     floor = coverage_floor(train, args.max_false)
+    if args.coverage_floor is not None:
+        print(
+            f"coverage floor fitted {floor}, overridden by --coverage-floor {args.coverage_floor}"
+        )
+        floor = args.coverage_floor
     params = Params(**{**params.__dict__, "threshold": threshold, "coverage_floor": floor})
     result = {"train": report(params, train), "heldout": report(params, held)}
     print(json.dumps(result, ensure_ascii=False, indent=1))
@@ -278,7 +289,10 @@ def main() -> int:
             "note": (
                 "fitted by benchmarks/fit_abstention.py: logistic regression on answerable vs "
                 f"gold-removed near-miss questions (ALQAC, ViRHE4QA, seeds+guides), threshold for "
-                f"<= {args.max_false:.1%} false abstention per set on the training fold"
+                f"<= {args.max_false:.1%} false abstention per set on the training fold; coverage "
+                f"floor {floor} ({'fitted' if args.coverage_floor is None else 'kept: the fitted '}"
+                f"{'' if args.coverage_floor is None else str(coverage_floor(train, args.max_false))}"
+                f"{'' if args.coverage_floor is None else ' would answer off-topic questions on the shipped corpus'})"
             ),
             "features": list(params.features),
             "weights": list(params.weights),
