@@ -292,6 +292,11 @@ def _list_intro(all_units: list[Unit], at: int) -> int:
     return i
 
 
+def asks_issue_date(question: str) -> bool:
+    """ "Ban hành ngày nào?": the document's own place-and-date line is then the answer."""
+    return AnswerType.DATE in answer_types(question) and bool(_ISSUED.search(fold(question)))
+
+
 def rank_sentences(
     hits: list[Hit],
     weights: dict[str, float],
@@ -311,7 +316,7 @@ def rank_sentences(
     unit) are not quoted.
     """
     wanted = answer_types(question)
-    issue_date = AnswerType.DATE in wanted and bool(_ISSUED.search(fold(question)))
+    issue_date = asks_issue_date(question)
     quotes: list[Quote] = []
     lead = next((h.chunk.doc_id for h in hits[:depth] if h.chunk.doc_id not in skip_docs), None)
     for rank, hit in enumerate(hits[:depth]):
