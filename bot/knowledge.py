@@ -10,39 +10,46 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.answering.extractive import (
-    Quote,
-    compose,
-    content_of,
-    rank_sentences,
-    select_quotes,
-)
+from bot.answering import decision as decide_mod
+from bot.answering.decision import CorpusFacts, DocFacts, doc_years
 from bot.answering.generative import GenerativeAnswerer, make_chat_model
-from bot.answering.policy import (
-    CLINICAL_REFUSAL,
-    NOT_COVERED,
-    UNCONFIRMED_PREFIX,
-    is_clinical,
-    is_unconfirmed,
-    unconfirmed_subject,
+from bot.answering.normalize import expand_abbreviations
+from bot.answering.render import body
+from bot.answering.selection import (
+    AnswerType,
+    Quote,
+    answer_types,
+    choose,
+    question_parts,
+    rank_sentences,
 )
 from bot.answering.types import Answer, Source
 from bot.db import Database
 from bot.retrieval.embeddings import Embedder, make_embedder
-from bot.retrieval.hybrid import CorpusIndex, HybridRetriever, IndexedChunk, Retrieval, query_terms
+from bot.retrieval.hybrid import (
+    CorpusIndex,
+    HybridRetriever,
+    IndexedChunk,
+    Retrieval,
+    expansion_terms,
+    query_terms,
+)
 from bot.retrieval.models import Chunk, Document
 from bot.retrieval.vectors import VectorStore
 from bot.settings import Settings
-from bot.text import terms
+from bot.text import fold, tokens
 from ingest import uploads
 from ingest.loaders import IngestLimits
 from ingest.names import safe_name
@@ -51,8 +58,6 @@ from ingest.provenance import TRANSCRIBED_NOTE, is_transcribed
 
 log = logging.getLogger(__name__)
 
-# Evidence thresholds for answering (see docs in README "How answers are decided").
-MIN_COVERAGE = 0.42
 # e5 costs ~1,350 tokens/s on 2 cores; dense similarity only re-orders lexical
 # peers, so the section plus the passage's opening is enough to embed.
 MAX_EMBED_CHARS = 480
@@ -89,6 +94,9 @@ class KnowledgeBase:
         self._checked_at = 0.0
         self._lock = threading.RLock()
         self._generative: GenerativeAnswerer | None = None
+        self._facts: CorpusFacts | None = None
+        # Today's date for "this deadline has passed" notes (tests inject a fixed day).
+        self.clock: Callable[[], date] = date.today
         # Documents hidden from retrieval (``eval --near-miss`` sets it per question).
         self.exclude_docs: frozenset[str] = frozenset()
 
@@ -155,12 +163,40 @@ class KnowledgeBase:
             profiles = {d.id: str(d.meta.get("profile") or d.title) for d in docs.values()}
             self._index = CorpusIndex(chunks, profiles, {d.id: d.kind for d in docs.values()})
             self._docs = docs
+            self._facts = None
             self._stamp = stamp
             return self._index
 
     def invalidate(self) -> None:
         with self._lock:
             self._index, self._stamp, self._checked_at = None, None, 0.0
+            self._facts = None
+
+    def _corpus_facts(self) -> CorpusFacts:
+        """What the answer/refuse decision knows of each document (built once per snapshot)."""
+        index = self._load_index()
+        with self._lock:
+            if self._facts is not None:
+                return self._facts
+            texts: dict[str, list[str]] = {}
+            for chunk, folded in zip(index.chunks, index.folded_text, strict=True):
+                texts.setdefault(chunk.doc_id, []).append(folded)
+            docs: dict[str, DocFacts] = {}
+            for doc_id, doc in self._docs.items():
+                profile = index.doc_profiles.get(doc_id, "")
+                plain = " ".join(
+                    fold(" ".join(t for t in [profile, *texts.get(doc_id, [])])).split()
+                )
+                docs[doc_id] = DocFacts(
+                    doc_id=doc_id,
+                    kind=doc.kind,
+                    label=self._label(doc_id, long=True),
+                    profile=" ".join(_words(profile)),
+                    text=" ".join(_words(plain)),
+                    dated=doc_years(profile, doc.issued_date),
+                )
+            self._facts = CorpusFacts(docs, index.lexical, index.position, index.doc_terms)
+            return self._facts
 
     # -- ingest -------------------------------------------------------------------------
     def ingestor(self) -> Ingestor:
@@ -378,15 +414,21 @@ class KnowledgeBase:
         retriever = HybridRetriever(index, self.embedder, self.vectors if index.chunks else None)
         return retriever.search(question, k or self.settings.top_k, exclude_docs=self.exclude_docs)
 
-    def _label(self, doc_id: str) -> str:
+    def _label(self, doc_id: str, *, long: bool = False) -> str:
+        """How answers name a document: "Kế hoạch 2948/KH-SYT" (of "Sở Y tế Bắc Ninh")."""
         doc = self._docs.get(doc_id)
         if doc is None:
             return doc_id
         if doc.kind == "guide":
             return f"hướng dẫn “{doc.title}”"
+        label = doc.title
         if doc.number and any(ch.isdigit() for ch in doc.number):
-            return f"Kế hoạch {doc.number}"
-        return doc.title
+            label = f"Kế hoạch {doc.number}"
+        elif long and doc.issued_date:
+            label = f"{doc.title} ({doc.issued_date[:4]})"
+        if long and doc.issuer and doc.issuer not in label:
+            label += f" của {doc.issuer}"
+        return label
 
     def _source(self, hit: Any) -> Source:
         doc = self._docs.get(hit.chunk.doc_id)
@@ -403,61 +445,40 @@ class KnowledgeBase:
             meta=meta,
         )
 
-    def _covers(self, question: str, sentence: str, hit: Any, share: float = 0.5) -> bool:
-        """True when ``sentence`` (in its section and document) has most of the question's words."""
+    def _quotes(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        allowed: frozenset[str] | None,
+    ) -> tuple[list[Quote], list[Quote]]:
+        """The ranked sentences and the ones to quote, one per part of the question."""
         index = self._load_index()
-        lexical = index.lexical
-        uni, _ = query_terms(question)
-        present = set(terms(f"{hit.chunk.section} {sentence}")) | index.doc_terms.get(
-            hit.chunk.doc_id, set()
-        )
-        total = sum(lexical.idf(t) for t in uni)
-        got = sum(lexical.idf(t) for t in uni if t in present)
-        return total > 0 and got / total >= share
-
-    def _unconfirmed_wins(self, question: str, ranked: list[Quote], retrieval: Retrieval) -> bool:
-        """True when a sentence saying "X is not confirmed" is about what is asked.
-
-        A guide may say the effective date of a circular is unconfirmed right
-        next to a confirmed fact about the same circular ("tối đa 90 ngày").
-        The unconfirmed sentence decides the answer unless a confirmed sentence
-        dominates it: matches every question word it matches and more. A
-        confirmed fact is read with its heading ("tối đa 90 ngày" under "Thông
-        tư 26/2025 thay đổi gì?"); what is unconfirmed is only the sentence's
-        own subject ("Ngày có hiệu lực của Thông tư 26/2025"). When each lacks
-        something the other has, the assistant does not guess which was asked.
-        """
-        lexical = self._load_index().lexical
-        uni, bi = query_terms(question)
-        wanted = set(uni) | set(bi)
-
-        def matched(quote: Quote) -> set[str]:
-            present = set(terms(content_of(quote.text)))
-            if not is_unconfirmed(quote.text):
-                present |= set(terms(retrieval.hits[quote.hit_rank].chunk.section))
-            return wanted & present
-
-        def weight(found: set[str]) -> float:
-            return sum(lexical.idf(t) for t in found)
-
-        unconfirmed = [
-            matched(q)
-            for q in ranked
-            if is_unconfirmed(q.text)
-            and self._covers(question, unconfirmed_subject(q.text), retrieval.hits[q.hit_rank])
-        ]
-        confirmed = [matched(q) for q in ranked if not is_unconfirmed(q.text)]
-        for found in unconfirmed:
-            dominated = any(
-                weight(found - other) <= 0.05 * weight(found) and weight(other - found) > 0
-                for other in confirmed
+        naming = {
+            h.chunk.doc_id: index.naming_terms & index.doc_terms.get(h.chunk.doc_id, set())
+            for h in retrieval.hits
+        }
+        skip = set(retrieval.other_units_plans)
+        if allowed is not None:
+            skip |= {h.chunk.doc_id for h in retrieval.hits} - allowed
+        by_part: list[list[Quote]] = []
+        ranked: list[Quote] = []
+        for n, part in enumerate(question_parts(question)):
+            weights = retrieval.query_terms
+            if n or part != question:
+                # the part's own words, plus the expansions of its phrasings
+                uni, bi = query_terms(part)
+                own = {t: retrieval.query_terms.get(t, 1.0) for t in uni + bi}
+                own |= {t: w for t, w in expansion_terms(part).items()}
+                weights = own or weights
+            part_ranked = rank_sentences(
+                retrieval.hits, weights, index.lexical, part, naming, frozenset(skip)
             )
-            if not dominated:
-                return True
-        return False
+            ranked = ranked or part_ranked
+            by_part.append(part_ranked)
+        return ranked, choose(by_part)
 
     def ask(self, question: str) -> Answer:
-        """Answer from the documents, or abstain when the evidence is too thin."""
+        """Answer from the documents, or refuse with the reason the decision gives."""
         started = time.perf_counter()
         question = " ".join(question.split())
 
@@ -468,54 +489,96 @@ class KnowledgeBase:
             reason: str | None,
             mode: str = "extractive",
             cited: int | None = None,
+            origins: list[list[str]] | None = None,
         ) -> Answer:
             elapsed = (time.perf_counter() - started) * 1000
-            return Answer(question, text, abstained, sources, elapsed, mode, reason, cited)
+            return Answer(
+                question, text, abstained, sources, elapsed, mode, reason, cited, origins or []
+            )
 
-        if not question:
-            return done("Bạn hãy nhập câu hỏi.", True, [], "empty")
-        if is_clinical(question):
-            return done(CLINICAL_REFUSAL, True, [], "clinical")
-        retrieval = self.retrieve(question)
+        asked = expand_abbreviations(question)
+        early = decide_mod.screen(asked)
+        if early is not None:
+            return done(early.message, True, [], early.reason)
+        retrieval = self.retrieve(asked)
         sources = [self._source(h) for h in retrieval.hits]
-        if not retrieval.hits or retrieval.coverage < MIN_COVERAGE:
-            return done(NOT_COVERED, True, sources, f"coverage {retrieval.coverage:.2f}")
+        facts = self._corpus_facts()
+        verdict = decide_mod.decide(asked, retrieval, facts)
+        if not verdict.answer and verdict.neighbour is None:
+            return done(verdict.message, True, sources, verdict.reason)
+        allowed = verdict.allowed_docs
+        if verdict.neighbour is not None:
+            allowed = frozenset({verdict.neighbour})
+        ranked, quotes = self._quotes(asked, retrieval, allowed)
+        if not verdict.answer:
+            # A neighbour: say what the documents do cover, quoted, and refuse.
+            if not quotes:
+                return done(decide_mod.NOT_COVERED, True, sources, verdict.reason)
+            text, ordered, origins = self._render(asked, quotes, retrieval, sources)
+            return done(
+                f"{verdict.message}\n{text}",
+                True,
+                ordered,
+                verdict.reason,
+                cited=len({q.hit_rank for q in quotes}),
+                origins=origins,
+            )
         index = self._load_index()
-        labels = {h.chunk.doc_id: self._label(h.chunk.doc_id) for h in retrieval.hits}
-        generator = self._generator()
-        if generator is not None:
-            text = generator.answer(question, retrieval.hits, labels)
-            if text is not None:
-                return done(text, False, sources, None, mode="generative")
-        naming = {
-            h.chunk.doc_id: index.naming_terms & index.doc_terms.get(h.chunk.doc_id, set())
-            for h in retrieval.hits
-        }
-        # "ở TTYT Ngọc Lặc" is not answered from Bắc Ninh's plan.
-        ranked = rank_sentences(
-            retrieval.hits,
-            retrieval.query_terms,
-            index.lexical,
-            naming,
-            retrieval.other_units_plans,
+        final = decide_mod.after_selection(
+            asked, ranked, quotes, retrieval, index.lexical, index.doc_terms
         )
-        quotes = select_quotes(ranked)
-        if not quotes:
-            return done(NOT_COVERED, True, sources, "no sentence")
-        ordered = sorted({q.hit_rank for q in quotes})
-        # Cite first the passages quoted, then the other retrieved ones.
-        sources = [sources[i] for i in ordered] + [
-            s for i, s in enumerate(sources) if i not in ordered
-        ]
-        if self._unconfirmed_wins(question, ranked[:6], retrieval):
+        if not final.answer and final.reason != "unconfirmed":
+            return done(final.message, True, sources, final.reason)
+        generator = self._generator() if final.answer else None
+        if generator is not None:
+            labels = {h.chunk.doc_id: self._label(h.chunk.doc_id) for h in retrieval.hits}
+            generated = generator.answer(question, retrieval.hits, labels)
+            if generated is not None:
+                return done(generated, False, sources, None, mode="generative")
+        text, ordered, origins = self._render(asked, quotes, retrieval, sources)
+        cited = len({q.hit_rank for q in quotes})
+        if not final.answer:
             # The guide itself says the detail is not confirmed: say so and
             # point to the unit's office instead of presenting it as an answer.
-            text = compose(quotes, retrieval.hits, labels, set())
             return done(
-                f"{UNCONFIRMED_PREFIX}\n\n{text}", True, sources, "unconfirmed", cited=len(ordered)
+                f"{final.message}\n{text}",
+                True,
+                ordered,
+                final.reason,
+                cited=cited,
+                origins=origins,
             )
-        ocr_docs = {d for d, doc in self._docs.items() if doc.ocr_like}
-        text = compose(quotes, retrieval.hits, labels, ocr_docs)
-        if any(is_transcribed(s.meta) for s in sources[: len(ordered)]):
+        return done(text, False, ordered, None, cited=cited, origins=origins)
+
+    def _render(
+        self, question: str, quotes: list[Quote], retrieval: Retrieval, sources: list[Source]
+    ) -> tuple[str, list[Source], list[list[str]]]:
+        """Answer text, sources with the quoted ones first, and each quote's inline sources."""
+        ranks = list(dict.fromkeys(q.hit_rank for q in quotes))
+        ocr = any(self._docs[retrieval.hits[r].chunk.doc_id].ocr_like for r in ranks)
+        deadline = AnswerType.DATE in answer_types(question) and bool(
+            _DEADLINE.search(fold(question))
+        )
+        text, per_quote = body(quotes, ocr, self.clock(), deadline)
+        if any(is_transcribed(sources[r].meta) for r in ranks):
             text = f"{text}\n{TRANSCRIBED_NOTE}"  # provenance: once, not per block
-        return done(text, False, sources, None, cited=len(ordered))
+        origins: list[list[str]] = []
+        for rank in ranks:
+            origins.append(
+                [
+                    o
+                    for q, found in zip(quotes, per_quote, strict=True)
+                    if q.hit_rank == rank
+                    for o in found
+                ]
+            )
+        ordered = [sources[i] for i in ranks] + [s for i, s in enumerate(sources) if i not in ranks]
+        return text, ordered, origins
+
+
+# A question about a deadline (not a start date): a passed date is worth saying.
+_DEADLINE = re.compile(r"\b(han|truoc ngay|hoan thanh|thoi han|cham nhat|bat buoc|phai|khi nao)\b")
+
+
+def _words(text: str) -> list[str]:
+    return tokens(text)

@@ -44,25 +44,39 @@ CLINICAL_REFUSAL = (
     "Tôi trả lời các câu hỏi về kế hoạch, hướng dẫn chuyển đổi số và kỹ năng số của ngành y tế."
 )
 
-NOT_COVERED = (
-    "Tài liệu hiện có không đề cập đến nội dung này, nên tôi không trả lời để tránh thông tin sai. "
-    "Bạn có thể hỏi cụ thể hơn (nêu tên kế hoạch, đơn vị, nền tảng), "
-    "hoặc liên hệ phòng Kế hoạch/CNTT của đơn vị."
+# A question about one patient ("bé 12 kg", "mẹ tôi bị…") asks for clinical advice
+# even when it names the circular that regulates prescribing.
+_PATIENT = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s?(kg|tuoi|thang tuoi)\b|\b(con|me|bo|vo|chong|ba|ong) (toi|em|minh)\b|"
+    r"\b(toi|em|minh) (bi|dang bi)\b|\bcho (be|tre|chau)\b|\bbenh nhan (nay|cua toi|nam|nu)\b"
 )
 
 
 def is_clinical(question: str) -> bool:
-    """True when the question asks for treatment or dosing advice."""
+    """True when the question asks for treatment or dosing advice.
+
+    Questions about the rules for prescribing ("liều dùng phải ghi thế nào
+    theo Thông tư 26") are in scope; a dose for a patient is not, whatever
+    rule it cites.
+    """
     folded = fold(question)
-    if _REGULATORY.search(folded):
+    clinical = any(p.search(folded) for p in _CLINICAL)
+    if not clinical:
         return False
-    return any(p.search(folded) for p in _CLINICAL)
+    return not _REGULATORY.search(folded) or bool(_PATIENT.search(folded))
 
 
-UNCONFIRMED_PREFIX = (
-    "Tài liệu chưa có thông tin được xác nhận chính thức về nội dung này, "
-    "nên tôi không đưa ra con số hay ngày tháng. Hướng dẫn hiện có ghi:"
+_CLINICAL_OUTPUT = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s?(mg|mcg|ml|g)\b|\b(uong|tiem|dung) \d+ (vien|ong|lan)\b"
 )
+
+
+def gives_clinical_advice(text: str) -> bool:
+    """True when generated text states a dose or a treatment (never shown to users)."""
+    folded = fold(text)
+    return bool(_CLINICAL_OUTPUT.search(folded)) or is_clinical(text)
+
+
 _UNCONFIRMED = re.compile(r"\bchua (duoc xac nhan|tim thay)\b")
 
 

@@ -42,6 +42,8 @@ class Answer:
     # How many leading ``sources`` the text quotes (the rest were retrieved
     # but not used); None when unknown, as for generative answers.
     cited: int | None = None
+    # Per cited source, the original sources its quotes named inline ("radiohcm.vn, 8/7/2025").
+    origins: list[list[str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,7 @@ import argparse
 import logging
 from datetime import UTC, datetime
 
-from bot.answering.types import Answer, Source
+from bot.answering.render import format_answer
 from bot.core.actor import ADMIN
 from bot.core.messages import Button, Reply
 from bot.core.models import AnswerLog
@@ -23,48 +23,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
 CONFIRM_UPLOAD = "capnhat"  # button payload: capnhat:<token>:1|0
-
-
-def guide_origins(source: Source) -> list[str]:
-    """Original sources of a guide passage: those the passage names, else the guide's first two."""
-    details = source.meta.get("source_details", [])
-    named = [
-        d for d in details if d.get("publisher") and d["publisher"].split(";")[0] in source.text
-    ]
-    chosen = named or details[:2]
-    return [
-        f"{d['title']} ({d['publisher']})" if d.get("publisher") else d["title"] for d in chosen[:3]
-    ]
-
-
-def format_answer(answer: Answer) -> str:
-    """Answer text followed by numbered citations (document, section, checked-on date)."""
-    if answer.abstained or not answer.sources:
-        return answer.text
-    lines = [answer.text, "", "Nguồn:"]
-    seen: set[tuple[str, str]] = set()
-    # Only the passages the answer quotes are its sources; the others were
-    # retrieved but not used (the JSON output still lists them all).
-    for source in answer.sources[: answer.cited or None]:
-        key = (source.doc_id, source.section)
-        if key in seen or len(seen) >= 3:
-            continue
-        seen.add(key)
-        label = source.title
-        number = source.meta.get("number") or ""
-        if any(ch.isdigit() for ch in number) and number not in label:
-            label = f"{source.meta['number']} — {label}"
-        line = f"{len(seen)}. {label}"
-        if source.section:
-            line += f" (mục {source.section})"
-        if source.kind == "guide":
-            origin = "; ".join(guide_origins(source))
-            if origin:
-                line += f". Nguồn gốc: {origin}"
-            if source.meta.get("checked_on_vi"):
-                line += f" — thông tin kiểm tra ngày {source.meta['checked_on_vi']}"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def answer_question(ctx: Context, question: str) -> list[Reply]:

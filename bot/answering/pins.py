@@ -1,0 +1,110 @@
+"""Details a question pins down — a year, a document number, a unit or place.
+
+A passage that shares every other word but speaks of another year, another
+plan or another province does not answer ("Sở Y tế Hà Nội" asked, Bắc Ninh's
+plan found). Each pinned detail must be in the document the answer comes
+from. A detail the whole corpus never mentions is only held against a
+document that pins the same kind of detail differently (a plan dated 2026
+does not answer "năm 2027"); a legal article with no date does not fail
+"theo Bộ luật năm 2017".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.text import fold
+
+# Provinces and centrally-run cities, before and after the 2025 merger (folded).
+PROVINCES = frozenset(
+    """an giang;ba ria vung tau;bac giang;bac kan;bac lieu;bac ninh;ben tre;binh dinh;binh duong;
+    binh phuoc;binh thuan;ca mau;can tho;cao bang;da nang;dak lak;dak nong;dien bien;dong nai;
+    dong thap;gia lai;ha giang;ha nam;ha noi;ha tinh;hai duong;hai phong;hau giang;hoa binh;
+    hung yen;khanh hoa;kien giang;kon tum;lai chau;lam dong;lang son;lao cai;long an;nam dinh;
+    nghe an;ninh binh;ninh thuan;phu tho;phu yen;quang binh;quang nam;quang ngai;quang ninh;
+    quang tri;soc trang;son la;tay ninh;thai binh;thai nguyen;thanh hoa;thua thien hue;hue;
+    tien giang;tra vinh;tuyen quang;vinh long;vinh phuc;yen bai;ho chi minh;tphcm;sai gon""".replace(
+        "\n", ""
+    )
+    .replace("    ", "")
+    .split(";")
+)
+
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_CODE = re.compile(r"\b(\d{1,5})\s*/\s*(?:(?:19|20)\d\d\s*/\s*)?[a-z]{1,6}(?:-[a-z0-9]{1,8})+\b")
+_NAMED_DOC = re.compile(
+    r"\b(?:thong tu|quyet dinh|nghi dinh|ke hoach|cong van|chi thi|nghi quyet|tt|qd|nd|kh|cv)\s*"
+    r"(?:so\s+)?(\d{1,5})(?![\d/])"
+)
+_UNIT = re.compile(
+    r"\b(?:ttyt|trung tam y te|so y te|benh vien|bv|tram y te|ubnd|uy ban nhan dan)\s+"
+    r"(?:(?:huyen|tinh|thanh pho|tp|thi xa|quan|xa|phuong)\s+)?([a-z]+(?:\s+[a-z]+){1,2})"
+)
+_PLACE = re.compile(r"\b(?:tinh|thanh pho|tp)\s+([a-z]+(?:\s+[a-z]+){1,2})")
+_NOT_NAME = frozenset(
+    {"phai", "co", "la", "duoc", "da", "se", "dang", "can", "nen", "thi", "va", "voi", "cua"}
+    | {"cho", "ve", "khi", "nao", "gi", "the", "bao", "nhieu", "may", "tuyen", "huyen", "xa"}
+    | {"tinh", "trung", "uong", "yeu", "cau", "bao", "cao", "thuc", "hien", "ke", "hoach"}
+)
+
+
+@dataclass(frozen=True)
+class Pin:
+    kind: str  # "year" | "code" | "unit"
+    value: str  # folded: "2024", "2948", "ha noi"
+    shown: str  # as the question wrote it
+
+
+def _shown(question: str, folded: str, start: int, end: int) -> str:
+    return question[start:end] if len(question) == len(folded) else folded[start:end]
+
+
+def _place_name(words: str) -> str | None:
+    """The province or place at the start of ``words`` ("ha noi yeu cau" -> "ha noi")."""
+    parts = words.split()
+    for n in (3, 2, 1):
+        head = " ".join(parts[:n])
+        if len(parts) >= n and head in PROVINCES:
+            return head
+    return None
+
+
+def pins(question: str) -> list[Pin]:
+    """Years, document numbers and unit/place names the question pins down."""
+    folded = fold(question)
+    out: list[Pin] = []
+    code_spans: list[tuple[int, int]] = []
+    for m in _CODE.finditer(folded):
+        out.append(Pin("code", m.group(1), _shown(question, folded, m.start(), m.end())))
+        code_spans.append(m.span())
+    for m in _NAMED_DOC.finditer(folded):
+        if not any(a <= m.start(1) < b for a, b in code_spans):
+            out.append(Pin("code", m.group(1), _shown(question, folded, m.start(), m.end())))
+    for m in _YEAR.finditer(folded):
+        if not any(a <= m.start() < b for a, b in code_spans):
+            out.append(Pin("year", m.group(1), m.group(1)))
+    for m in _UNIT.finditer(folded):
+        words = m.group(1)
+        place = _place_name(words)
+        name = place or " ".join(words.split()[:2])
+        if not place and (set(name.split()) & _NOT_NAME):
+            continue
+        end = m.start(1) + len(name)
+        out.append(Pin("unit", name, _shown(question, folded, m.start(), end)))
+    for m in _PLACE.finditer(folded):
+        place = _place_name(m.group(1))
+        if place and not any(p.value == place for p in out):
+            end = m.start(1) + len(place)
+            out.append(Pin("unit", place, _shown(question, folded, m.start(), end)))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for p in out:
+        if (p.kind, p.value) not in seen:
+            seen.add((p.kind, p.value))
+            unique.append(p)
+    return unique
+
+
+def years_in(text: str) -> set[str]:
+    return set(_YEAR.findall(fold(text)))

@@ -1,0 +1,434 @@
+"""The sentence that answers: what the question asks for, and the line that has it.
+
+A question asks for a kind of answer — a date or deadline, a number or
+rate, a unit or person responsible, a list, steps, a definition — and the
+sentence to quote is the one that shares the question's words *and* carries
+that kind of fact. Stored passages keep one paragraph, heading or list item
+per line, so a sentence is read with its place in the passage: a label
+ending in ":" ("Thông điệp:", "+ Thời gian thực hiện:") continues on the next
+piece or line, a list question gets the whole list, and letterheads, titles
+and bare headings are never an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from bot.answering.policy import is_unconfirmed, unconfirmed_subject
+from bot.retrieval.hybrid import Hit
+from bot.retrieval.lexical import LexicalIndex
+from bot.text import fold, split_sentences, terms
+
+
+class AnswerType(Enum):
+    DATE = "date"
+    NUMBER = "number"
+    WHO = "who"
+    LIST = "list"
+    STEPS = "steps"
+    DEFINITION = "definition"
+
+
+# Folded question phrasings -> the kind of answer wanted (a question may want several).
+_TYPE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
+    (
+        AnswerType.DATE,
+        re.compile(
+            r"\b(khi nao|bao gio|ngay nao|ngay may|thang nao|thang may|nam nao|luc nao|"
+            r"thoi gian|thoi han|thoi diem|han chot|han cuoi|han nop|truoc ngay|tu ngay|"
+            r"den ngay|hieu luc|dien ra|bat dau|ket thuc|moc)\b"
+        ),
+    ),
+    (
+        AnswerType.NUMBER,
+        re.compile(
+            r"\b(bao nhieu|may|ty le|chi tieu|phan tram|bao lau|so luong|muc nao|toi da|"
+            r"toi thieu|it nhat|so tien)\b"
+        ),
+    ),
+    (
+        AnswerType.WHO,
+        re.compile(
+            r"\b(ai|nguoi nao|don vi nao|co quan nao|phong nao|so nao|khoa nao|bo phan nao|"
+            r"ben nao|chiu trach nhiem|phu trach|chu tri|dau moi|tham muu|theo doi)\b"
+        ),
+    ),
+    (
+        AnswerType.LIST,
+        re.compile(
+            r"\b(nhung|cac) (\w+ ){1,4}nao\b|\bgom (nhung )?(gi|nao|ai)\b|\bnhung gi\b|"
+            r"\bbao gom\b|\bnhung (ai|dau)\b|\bliet ke\b"
+        ),
+    ),
+    (
+        AnswerType.STEPS,
+        re.compile(
+            r"\b(cac buoc|buoc nao|lam sao|lam the nao|the nao de|cach nao|cach de|"
+            r"quy trinh|thu tuc|huong dan cach|trinh tu)\b"
+        ),
+    ),
+    (AnswerType.DEFINITION, re.compile(r"\bla gi\b|\bnghia la\b|\bduoc hieu\b|\bkhai niem\b")),
+)
+
+# A day ("1/10/2025", "ngày 15", "trước ngày", "hằng tháng") answers "when"; a bare
+# year is only a weak sign (plans name their year everywhere).
+_DATE_IN_TEXT = re.compile(
+    r"\b\d{1,2}/\d{1,2}(/\d{2,4})?\b|\bngay \d|\bthang \d{1,2}\b|\bquy [i1-4v]+\b|"
+    r"\b(truoc|tu|den|trong|vao) (ngay|thang)\b|\bthuong xuyen\b|\b(hang|moi) (nam|thang|quy|tuan)\b|"
+    r"\bdinh ky\b|\b(truoc|tu|den|nam|giai doan) (19|20)\d\d\b"
+)
+_NUMBER_IN_TEXT = re.compile(r"\d|\b(mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi) (lan|ngay|nam)\b")
+_WHO_IN_TEXT = re.compile(
+    r"\b(so|phong|khoa|trung tam|ttyt|ubnd|uy ban|bo|ban|don vi|benh vien|chu tri|phu trach|"
+    r"giao|trach nhiem|giam doc|truong|co quan|hoi dong)\b"
+)
+_DEFINITION_IN_TEXT = re.compile(r"\b(la|duoc hieu|gom|bao gom|nghia la)\b")
+
+TYPE_BONUS = 0.6  # a sentence with the kind of fact asked for weighs this much more
+TYPE_MISSING = 0.45  # a date/number question answered without any date/number weighs this
+HEADING_SHARE = 0.5  # a question word found only in the heading counts this much
+# A heading that asks the same kind of question ("… từ khi nào?" over a date) marks its
+# sentences as the answer to that kind of question (guides are written as questions).
+ASKING_HEADING = 1.3
+RANK_PRIOR = 0.1  # each rank down the retrieval list costs this share of a sentence's score
+# A sentence from another document than the best passage's must be clearly better to win:
+# the question chose that document (its unit, its number) through retrieval.
+OTHER_DOC = 0.6
+MAX_LIST_ITEMS = 8
+MAX_QUOTE_CHARS = 600
+
+_ITEM = re.compile(r"^\s*([-+•*–]|[a-zđ]\)|\d{1,2}[.)](?!\d))\s*")
+_BARE_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-zđ])[.)]$")
+_NUMBERED_HEADING = re.compile(r"^\s*(?:[IVXLC]+|\d+(?:\.\d+)*|[a-zđ])[.)]\s+\S")
+_LETTERHEAD = re.compile(
+    r"^(so|s6)\s*[:.]?\s*\d+\s*/|,\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$|"
+    r"\bdoc lap\s*-\s*tu do\b|\bcong hoa xa hoi\b|^kinh gui\b|^noi nhan\b"
+)
+# "Ngọc Lặc, ngày 20 tháng 6 năm 2025": a letterhead line, yet the answer to "ban hành ngày nào?"
+_PLACE_DATE = re.compile(r",\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$")
+_PLACE_DATE_TEXT = re.compile(
+    r"(?:[A-ZĐÀ-Ỹ][^\W\d_]*\s+){0,3}[A-ZĐÀ-Ỹ][^\W\d_]*,\s*ngày\s+\d+\s+tháng\s+\d+\s+năm\s+\d{4}"
+)
+_ISSUED = re.compile(r"\b(ban hanh|ky|ra doi|co hieu luc)\b")
+
+
+@dataclass
+class Unit:
+    """A sentence of a passage, with where it sits."""
+
+    line: int
+    index: int  # position in the passage
+    text: str
+    item: bool
+    label: bool  # ends with ":" (its content follows)
+
+
+@dataclass
+class Quote:
+    """A passage's sentence scored for a question, plus the lines it continues into."""
+
+    hit_rank: int
+    order: int
+    text: str
+    score: float
+    doc_id: str = ""
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def full(self) -> str:
+        return "\n".join([self.text, *self.extra])
+
+
+def answer_types(question: str) -> set[AnswerType]:
+    folded = fold(question)
+    return {t for t, p in _TYPE_PATTERNS if p.search(folded)}
+
+
+def has_type(text: str, kind: AnswerType) -> bool:
+    folded = fold(text)
+    if kind is AnswerType.DATE:
+        return bool(_DATE_IN_TEXT.search(folded))
+    if kind is AnswerType.NUMBER:
+        return bool(_NUMBER_IN_TEXT.search(folded))
+    if kind is AnswerType.WHO:
+        return bool(_WHO_IN_TEXT.search(folded))
+    if kind is AnswerType.DEFINITION:
+        return bool(_DEFINITION_IN_TEXT.search(folded))
+    return False
+
+
+def units(text: str) -> list[Unit]:
+    """The sentences of a stored passage, a label ending in ":" kept with what follows on its line."""
+    out: list[Unit] = []
+    for line_no, line in enumerate(ln for ln in text.splitlines() if ln.strip()):
+        pieces = split_sentences(line)
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and _BARE_NUMBER.match(merged[-1]):
+                merged[-1] = f"{merged[-1]} {piece}"  # "1." + "Căn cước…" is one item
+            elif merged and merged[-1].endswith(":") and len(merged[-1]) < 60:
+                merged[-1] = f"{merged[-1]} {piece}"
+            else:
+                merged.append(piece)
+        for i, piece in enumerate(merged):
+            out.append(
+                Unit(
+                    line=line_no,
+                    index=len(out),
+                    text=piece,
+                    item=i == 0 and bool(_ITEM.match(piece)),
+                    label=piece.rstrip().endswith(":"),
+                )
+            )
+    return out
+
+
+def is_title(sentence: str) -> bool:
+    """A short all-capitals line ("KẾ HOẠCH", "CỘNG HÒA XÃ HỘI...") is a title."""
+    letters = [c for c in sentence if c.isalpha()]
+    return len(sentence) < 120 and len(letters) >= 3 and all(c.isupper() for c in letters)
+
+
+def is_heading_like(sentence: str, headings: set[str], issue_date: bool = False) -> bool:
+    """Letterheads, titles and bare headings: never an answer on their own.
+
+    A bare heading is a short numbered line that states nothing ("3. Nội dung
+    định hướng"); a numbered line with content after a colon is content.
+    """
+    text = sentence.strip()
+    if not text or text.endswith("?") or text in headings or is_title(text):
+        return True
+    folded = fold(text)
+    if _LETTERHEAD.search(folded):
+        return not (issue_date and _PLACE_DATE.search(folded))
+    return bool(
+        _NUMBERED_HEADING.match(text) and len(text) < 70 and not re.search(r"[.;:,]", text[3:])
+    )
+
+
+def content_of(sentence: str) -> str:
+    """What a sentence says: without the advice clause of "X is not confirmed: ask Y"."""
+    return unconfirmed_subject(sentence) if is_unconfirmed(sentence) else sentence
+
+
+def _term_weight(term: str, weight: float, lexical: LexicalIndex) -> float:
+    # Identifiers the question names ("26/2025", "2733") must be in the
+    # sentence that answers, not just somewhere in the passage.
+    return lexical.idf(term) * weight * (2.0 if any(c.isdigit() for c in term) else 1.0)
+
+
+def sentence_score(
+    sentence: str, section: str, weights: dict[str, float], lexical: LexicalIndex
+) -> float:
+    """IDF-weighted question terms in the sentence, plus a share of those in its heading.
+
+    Zero when the sentence itself shares nothing with the question.
+    """
+    present = set(terms(content_of(sentence)))
+    heading = set(terms(section))
+    own = sum(_term_weight(t, w, lexical) for t, w in weights.items() if t in present)
+    if own <= 0:
+        return 0.0
+    context = sum(
+        _term_weight(t, w, lexical) for t, w in weights.items() if t in heading and t not in present
+    )
+    return own + HEADING_SHARE * context
+
+
+def _type_factor(text: str, wanted: set[AnswerType]) -> float:
+    factor = 1.0
+    for kind in wanted & {AnswerType.DATE, AnswerType.NUMBER, AnswerType.WHO}:
+        if has_type(text, kind):
+            factor *= 1.0 + TYPE_BONUS
+        elif kind is not AnswerType.WHO:
+            factor *= TYPE_MISSING
+    return factor
+
+
+def _headings(section: str) -> set[str]:
+    parts = [p.strip() for p in section.split(" > ") if p.strip()]
+    return set(parts) | {p.split(" ", 1)[-1] for p in parts}
+
+
+def _continuation(all_units: list[Unit], at: int, wanted: set[AnswerType]) -> list[str]:
+    """The lines a chosen sentence needs: a label's content, a list's items."""
+    unit = all_units[at]
+    # a label followed by items introduces a list: the list is its content
+    nxt_item = at + 1 < len(all_units) and all_units[at + 1].item
+    listy = bool(wanted & {AnswerType.LIST, AnswerType.STEPS}) or (unit.label and nxt_item)
+    out: list[str] = []
+    size = len(unit.text)
+    if unit.label:
+        for nxt in all_units[at + 1 :]:
+            if size + len(nxt.text) > MAX_QUOTE_CHARS:
+                break
+            if out and (not listy or not nxt.item):
+                break
+            out.append(nxt.text)
+            size += len(nxt.text)
+            if len(out) >= (MAX_LIST_ITEMS if listy else 1):
+                break
+    elif listy and unit.item:
+        # the rest of the list this item belongs to
+        for nxt in all_units[at + 1 :]:
+            if not nxt.item or size + len(nxt.text) > MAX_QUOTE_CHARS:
+                break
+            out.append(nxt.text)
+            size += len(nxt.text)
+            if len(out) >= MAX_LIST_ITEMS - 1:
+                break
+    return out
+
+
+def _list_intro(all_units: list[Unit], at: int) -> int:
+    """For an item of a list, the index of the line that introduces the list (or the item)."""
+    i = at
+    while i > 0 and all_units[i - 1].item:
+        i -= 1
+    if i > 0 and all_units[i - 1].label:
+        return i - 1
+    return i
+
+
+def asks_issue_date(question: str) -> bool:
+    """ "Ban hành ngày nào?": the document's own place-and-date line is then the answer."""
+    return AnswerType.DATE in answer_types(question) and bool(_ISSUED.search(fold(question)))
+
+
+def rank_sentences(
+    hits: list[Hit],
+    weights: dict[str, float],
+    lexical: LexicalIndex,
+    question: str = "",
+    naming: dict[str, set[str]] | None = None,
+    skip_docs: frozenset[str] = frozenset(),
+    depth: int = 5,
+) -> list[Quote]:
+    """Every sentence of the top passages that shares a question term, best first.
+
+    ``naming`` maps a document to the question's words that name it ("19",
+    "KH-TTYT", "Ngọc Lặc"): they chose the document already, and inside it
+    they would make its letterhead win over the sentence that answers. They
+    count only when no sentence of that passage matches anything else.
+    Passages of ``skip_docs`` (another unit's plan when the question names a
+    unit) are not quoted.
+    """
+    wanted = answer_types(question)
+    issue_date = asks_issue_date(question)
+    quotes: list[Quote] = []
+    lead = next((h.chunk.doc_id for h in hits[:depth] if h.chunk.doc_id not in skip_docs), None)
+    for rank, hit in enumerate(hits[:depth]):
+        if hit.chunk.doc_id in skip_docs:
+            continue
+        prior = 1.0 - RANK_PRIOR * rank
+        if hit.chunk.doc_id != lead:
+            prior *= OTHER_DOC
+        last_heading = hit.chunk.section.split(" > ")[-1]
+        if last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading):
+            prior *= ASKING_HEADING
+        headings = _headings(hit.chunk.section)
+        own = {
+            t: w for t, w in weights.items() if t not in (naming or {}).get(hit.chunk.doc_id, ())
+        }
+        all_units = units(hit.chunk.text)
+        scored: list[Quote] = []
+        for use in (own, weights) if len(own) < len(weights) else (weights,):
+            for unit in all_units:
+                if is_heading_like(unit.text, headings, issue_date):
+                    continue
+                extra = _continuation(all_units, unit.index, wanted)
+                text = unit.text
+                if wanted & {AnswerType.LIST, AnswerType.STEPS} and unit.item and not unit.label:
+                    start = _list_intro(all_units, unit.index)
+                    if start < unit.index:
+                        # quote the list from its introduction
+                        text = all_units[start].text
+                        extra = [u.text for u in all_units[start + 1 : unit.index]] + [
+                            unit.text,
+                            *extra,
+                        ]
+                        extra = _trim(text, extra)
+                body = " ".join([text, *extra])
+                dated_line = issue_date and bool(_PLACE_DATE.search(fold(unit.text)))
+                score = sentence_score(
+                    body if unit.label else unit.text,
+                    hit.chunk.section,
+                    weights if dated_line else use,
+                    lexical,
+                )
+                if dated_line:
+                    score *= 2.0  # the document's own date line answers "ban hành ngày nào?"
+                    found = _PLACE_DATE_TEXT.search(unit.text)
+                    text = found.group(0) if found else text
+                if score <= 0:
+                    continue
+                score *= _type_factor(body, wanted)
+                length_penalty = 1.0 + max(len(body) - 300, 0) / 600
+                if wanted & {AnswerType.LIST, AnswerType.STEPS}:
+                    length_penalty = 1.0 + max(len(body) - MAX_QUOTE_CHARS, 0) / 600
+                scored.append(
+                    Quote(
+                        rank,
+                        unit.index,
+                        text,
+                        prior * score / length_penalty,
+                        hit.chunk.doc_id,
+                        extra,
+                    )
+                )
+            if scored:
+                break
+        quotes.extend(scored)
+    quotes.sort(key=lambda q: q.score, reverse=True)
+    return quotes
+
+
+def _trim(first: str, extra: list[str]) -> list[str]:
+    size = len(first)
+    out: list[str] = []
+    for line in extra:
+        if size + len(line) > MAX_QUOTE_CHARS or len(out) >= MAX_LIST_ITEMS:
+            break
+        out.append(line)
+        size += len(line)
+    return out
+
+
+_ASKS = re.compile(r"\b(gi|nao|ai|may|bao|sao|dau|khong)\b")
+_SPLIT = re.compile(r"\?\s+(?=\S)|\s(?:va|con)\s")
+
+
+def _asks(folded: str) -> bool:
+    return bool(_ASKS.search(folded) or answer_types(folded))
+
+
+def question_parts(question: str) -> list[str]:
+    """A question with two asks ("… ngày nào và đăng nhập bằng gì?") split in two; else itself."""
+    folded = fold(question)
+    if len(folded) != len(question):
+        return [question]  # offsets would not line up (not NFC): keep it whole
+    for m in _SPLIT.finditer(folded):
+        left, right = folded[: m.start()], folded[m.end() :]
+        if len(left) > 8 and len(right) > 8 and _asks(left) and _asks(right):
+            return [question[: m.start()].strip(" ,?"), question[m.end() :].strip()]
+    return [question]
+
+
+def choose(
+    ranked_by_part: list[list[Quote]],
+) -> list[Quote]:
+    """One quote per part of the question: the best; a second only for a second part.
+
+    Two parts answered by the same sentence are quoted once. Quotes keep the
+    order of the question's parts, so another document never comes first.
+    """
+    chosen: list[Quote] = []
+    for ranked in ranked_by_part:
+        for q in ranked:
+            if any(c.hit_rank == q.hit_rank and c.order == q.order for c in chosen):
+                break
+            chosen.append(q)
+            break
+    return chosen
