@@ -276,7 +276,7 @@ def test_manager_stats_chart_and_xlsx_report(prov: Province) -> None:
     assert "1/4 người (25%)" in replies[0].text
     photo = replies[1].photo
     assert photo is not None and photo.data.startswith(b"\x89PNG")
-    report = manager.say("/baocao")[0].document
+    report = manager.say("/baocao")[-1].document  # after the "being built" notice
     assert report is not None and report.filename.endswith(".xlsx")
     wb = load_workbook(io.BytesIO(report.data), read_only=True)
     assert wb.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo", "Xu hướng"]
