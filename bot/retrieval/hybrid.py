@@ -246,6 +246,21 @@ class CorpusIndex:
         self._dense: np.ndarray | None = None
 
     @cached_property
+    def profile_terms(self) -> set[str]:
+        """Every term of every document profile (computed once, not per question)."""
+        return set().union(*self.doc_terms.values()) if self.doc_terms else set()
+
+    @cached_property
+    def docs_by_term(self) -> dict[str, list[str]]:
+        """Naming term -> documents whose profile has it (inverted, for _doc_match)."""
+        out: dict[str, list[str]] = {}
+        for doc_id, ts in self.doc_terms.items():
+            for t in ts:
+                if t in self.naming_terms:
+                    out.setdefault(t, []).append(doc_id)
+        return out
+
+    @cached_property
     def marked_lexical(self) -> LexicalIndex:
         return LexicalIndex([c.indexed_text for c in self.chunks], analyzer=marked_terms)
 
@@ -344,10 +359,10 @@ class HybridRetriever:
     def _doc_match(self, uni: list[str], bi: list[str]) -> tuple[dict[str, float], set[str]]:
         naming = [t for t in uni + bi if t in self.index.naming_terms]
         scores: dict[str, float] = {}
-        for doc_id, doc_terms in self.index.doc_terms.items():
-            s = sum(self.index.lexical.idf(t) for t in naming if t in doc_terms)
-            if s > 0:
-                scores[doc_id] = s
+        for t in dict.fromkeys(naming):
+            idf = self.index.lexical.idf(t)
+            for doc_id in self.index.docs_by_term.get(t, ()):
+                scores[doc_id] = scores.get(doc_id, 0.0) + idf
         top = max(scores.values(), default=0.0)
         return ({d: s / top for d, s in scores.items()} if top else {}), set(naming)
 
@@ -594,9 +609,7 @@ class HybridRetriever:
         wanted += [(t, 0.5 * lexical.idf(t)) for t in bi]
         # A proper name the corpus never mentions ("Bệnh viện Chợ Rẫy") is
         # the strongest sign the question is about something else.
-        profile_terms = (
-            set().union(*self.index.doc_terms.values()) if self.index.doc_terms else set()
-        )
+        profile_terms = self.index.profile_terms
         wanted += [
             (t, 2.0 * lexical.max_idf)
             for t in names
