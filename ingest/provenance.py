@@ -39,7 +39,7 @@ SCAN_DIR = "scans"
 SCAN_SUFFIX = ".ocr.txt"
 # Shown once under an answer that quotes a transcribed document.
 TRANSCRIBED_NOTE = (
-    "(Trích từ bản đánh máy lại của văn bản quét; bản quét được lưu kèm để đối chiếu.)"
+    "(Trích từ bản đánh máy lại của văn bản quét; bản gốc được lưu kèm để đối chiếu.)"
 )
 
 # Symbols OCR puts for an accented vowel ("S¢' Y té", "y t€", "S& Y té", "k¥ năng").
