@@ -164,7 +164,7 @@ def test_prescribing_rules_are_not_mistaken_for_clinical_advice(services: Servic
 def test_a_plan_named_by_its_number_is_quoted_from_its_body(services: Services) -> None:
     answer = services.kb.ask("Kế hoạch 19/KH-TTYT tuyên truyền về nội dung gì?")
     assert not answer.abstained
-    quoted = answer.text.split("\n", 2)[1]
+    quoted = answer.text.split("\n", 1)[0]  # the answer opens with its quote
     assert "cai cach hanh chinh" in fold(quoted)  # the subject, not the letterhead line
     assert "KE HOACH" not in answer.text
 
@@ -205,3 +205,13 @@ def test_citations_list_only_the_passages_quoted(services: Services, question: s
     cited = shown.split("Nguồn:", 1)[1].strip().splitlines()
     assert len(cited) == len(quoted) >= 1
     assert len(answer.to_json()["sources"]) == len(answer.sources) >= len(cited)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (issue 11): 'nộp' is in no document; the fitted abstention model "
+    "refuses although the reporting schedule of 2948/KH-SYT is retrieved first",
+)
+def test_a_word_absent_from_every_document_does_not_cost_the_answer(services: Services) -> None:
+    answer = services.kb.ask("bao cao hang thang nop truoc ngay may?")
+    assert not answer.abstained and "15" in answer.text

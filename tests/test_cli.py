@@ -85,7 +85,7 @@ def test_ask_jsonl_reads_stdin_once_per_line(
 
 def test_console_chat_conversation(services: Any) -> None:
     engine = build_engine(services)
-    stdin = io.StringIO("/trogiup\nbao cao hang thang nop truoc ngay may?\n1\n/thoat\n")
+    stdin = io.StringIO("/trogiup\nbao cao hang thang truoc ngay may?\n1\n/thoat\n")
     out = io.StringIO()
     assert run_console(engine, user_id="tester", stdin=stdin, out=out) == 0
     text = out.getvalue()
