@@ -172,3 +172,22 @@ def test_report_workbook_is_readable(province_cli: Cli, tmp_path: Path) -> None:
     wb = load_workbook(io.BytesIO(out.read_bytes()), read_only=True)
     assert wb.sheetnames == ["Tổng hợp", "Chưa đạt", "Đã khai báo", "Xu hướng"]
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_tracking_commands_do_not_load_the_answering_stack(province_cli: Cli) -> None:
+    """`hocvuso stats` at province scale is mostly start-up: it must not import
+    retrieval, the ingest pipeline or the answer selection (issue 13 item 11)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bot.cli import main; "
+        f"rc = main(['--data-dir', {str(province_cli.data)!r}, 'stats']); "
+        "heavy = [m for m in ('bot.retrieval.hybrid', 'bot.answering.selection', "
+        "'ingest.pipeline', 'scipy', 'chromadb', 'openpyxl', 'matplotlib') if m in sys.modules]; "
+        "print('HEAVY', heavy); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "HEAVY []" in proc.stdout

@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
+from typing import TYPE_CHECKING
 
-from bot.answering.selection import Quote
 from bot.answering.types import Answer, Source
+
+if TYPE_CHECKING:  # the selection module pulls in retrieval: not for every CLI start
+    from bot.answering.selection import Quote
 
 SCAN_NOTE = "(Trích từ bản quét nên có thể thiếu dấu hoặc sai chính tả.)"
 MAX_SECTION = 60

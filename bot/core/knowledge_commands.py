@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.answering.render import format_answer
 from bot.core.actor import ADMIN
@@ -17,7 +18,9 @@ from bot.errors import UserError
 from bot.text import fold
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.names import safe_name
-from ingest.pipeline import FileResult
+
+if TYPE_CHECKING:  # the ingest pipeline is imported by the commands that ingest
+    from ingest.pipeline import FileResult
 
 log = logging.getLogger(__name__)
 
