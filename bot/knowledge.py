@@ -471,7 +471,13 @@ class KnowledgeBase:
                 own |= {t: w for t, w in expansion_terms(part).items()}
                 weights = own or weights
             part_ranked = rank_sentences(
-                retrieval.hits, weights, index.lexical, part, naming, frozenset(skip)
+                retrieval.hits,
+                weights,
+                index.lexical,
+                part,
+                naming,
+                frozenset(skip),
+                titles={d: doc.title for d, doc in self._docs.items()},
             )
             ranked = ranked or part_ranked
             by_part.append(part_ranked)

@@ -125,7 +125,9 @@ def test_reingest_is_incremental(empty_services: Services, tmp_path: Path) -> No
     assert _chunk_count(empty_services) == chunks
     assert kb.vectors.count() == chunks
     answer = kb.ask("Ai ký kế hoạch tuần lễ học tập suốt đời của Bệnh viện Tâm thần?")
-    assert "Trần Thị Mai Anh" in answer.sources[0].text
+    # The updated passage is what is retrieved (which source the answer quotes
+    # first is the answering's business, tested in test_answering.py).
+    assert any("Trần Thị Mai Anh" in s.text for s in answer.sources)
     assert all("Lê Bật Tân" not in s.text for s in answer.sources)
 
     # Removed: its passages and vectors go away.

@@ -305,6 +305,7 @@ def rank_sentences(
     naming: dict[str, set[str]] | None = None,
     skip_docs: frozenset[str] = frozenset(),
     depth: int = 5,
+    titles: dict[str, str] | None = None,
 ) -> list[Quote]:
     """Every sentence of the top passages that shares a question term, best first.
 
@@ -313,7 +314,8 @@ def rank_sentences(
     they would make its letterhead win over the sentence that answers. They
     count only when no sentence of that passage matches anything else.
     Passages of ``skip_docs`` (another unit's plan when the question names a
-    unit) are not quoted.
+    unit) are not quoted, nor a line that opens its document's title
+    (``titles``: an uploaded guide's first heading is its title, not an answer).
     """
     wanted = answer_types(question)
     issue_date = asks_issue_date(question)
@@ -329,6 +331,7 @@ def rank_sentences(
         if last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading):
             prior *= ASKING_HEADING
         headings = _headings(hit.chunk.section)
+        title = fold((titles or {}).get(hit.chunk.doc_id, "")).strip()
         own = {
             t: w for t, w in weights.items() if t not in (naming or {}).get(hit.chunk.doc_id, ())
         }
@@ -337,6 +340,10 @@ def rank_sentences(
         for use in (own, weights) if len(own) < len(weights) else (weights,):
             for unit in all_units:
                 if is_heading_like(unit.text, headings, issue_date):
+                    continue
+                # The document's own title line ("Hướng dẫn nhận thẻ xanh") is no answer.
+                line = fold(unit.text).strip().rstrip(".:")
+                if title and len(line) >= 12 and "." not in line and title.startswith(line):
                     continue
                 extra = _continuation(all_units, unit.index, wanted)
                 text = unit.text
