@@ -342,8 +342,13 @@ def rank_sentences(
                 if is_heading_like(unit.text, headings, issue_date):
                     continue
                 # The document's own title line ("Hướng dẫn nhận thẻ xanh") is no answer.
-                line = fold(unit.text).strip().rstrip(".:")
-                if title and len(line) >= 12 and "." not in line and title.startswith(line):
+                line = fold(unit.text).strip()
+                if (
+                    title
+                    and len(line) >= 12
+                    and not line.endswith((".", ";", ":"))
+                    and title.startswith(line)
+                ):
                     continue
                 extra = _continuation(all_units, unit.index, wanted)
                 text = unit.text
