@@ -137,6 +137,7 @@ def cmd_eval(args: argparse.Namespace, cli: CliContext) -> int:
     from bot.evaluation import (
         NearMissAsker,
         RetrievalAsker,
+        ScanLines,
         ThrowawayCorpus,
         evaluate_file,
         format_report,
@@ -167,6 +168,7 @@ def cmd_eval(args: argparse.Namespace, cli: CliContext) -> int:
             strip=args.strip,
             limit=args.limit,
             near_miss=NearMissAsker(kb) if args.near_miss else None,
+            alt_text=ScanLines(kb.settings.knowledge_dir),
         )
     print(
         json.dumps(report, ensure_ascii=False, indent=2)

@@ -6,7 +6,10 @@ answer-contains rate, abstention accuracy and latency percentiles.
 
 A source is a hit when its text holds every phrase of one ``any`` group, or
 when its file stem is the question's ``gold`` (the external sets name the
-document that answers). ``--retrieval-only`` scores the ranking without
+document that answers). The seed phrases are written against the documents'
+text "OCR damage included"; where the knowledge base holds a typed
+transcription of a scan, the scan lines the passage was transcribed from
+count as the passage's text too (:class:`ScanLines`). ``--retrieval-only`` scores the ranking without
 composing answers (fast, for fitting); ``--near-miss`` asks each answerable
 question with its gold document hidden, so the right behaviour is to refuse.
 """
@@ -17,6 +20,7 @@ import json
 import statistics
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Protocol
@@ -52,7 +56,11 @@ def stem_of(path: str) -> str:
     return PurePath(path.replace("\\", "/")).stem
 
 
-def is_hit(item: dict[str, Any], source: Source) -> bool:
+AltText = Callable[[Source], str]
+"""Another rendering of a source's passage the judge accepts (its scan lines)."""
+
+
+def is_hit(item: dict[str, Any], source: Source, alt_text: AltText | None = None) -> bool:
     """The README's judge: gold file stem, or every phrase of one ``any`` group."""
     gold = item.get("gold")
     if gold and stem_of(source.path) == gold:
@@ -60,15 +68,52 @@ def is_hit(item: dict[str, Any], source: Source) -> bool:
     groups = [[fold(p) for p in group] for group in item.get("any", [])]
     if not groups:
         return False
-    text = fold(source.text)
-    return any(all(p in text for p in group) for group in groups)
+    texts = [fold(source.text)]
+    if alt_text is not None:
+        texts.append(fold(alt_text(source)))
+    return any(all(p in text for p in group) for group in groups for text in texts)
 
 
-def hit_rank(item: dict[str, Any], sources: list[Source]) -> int | None:
+def hit_rank(
+    item: dict[str, Any], sources: list[Source], alt_text: AltText | None = None
+) -> int | None:
     for rank, source in enumerate(sources, 1):
-        if is_hit(item, source):
+        if is_hit(item, source, alt_text):
             return rank
     return None
+
+
+class ScanLines:
+    """The scan lines a typed passage was transcribed from (empty for other documents).
+
+    Cached per passage: aligning a passage against its scan takes a fraction
+    of a second and the same passages come back question after question.
+    """
+
+    def __init__(self, knowledge_dir: Path) -> None:
+        self.knowledge_dir = knowledge_dir
+        self._scans: dict[str, str] = {}
+        self._lines: dict[tuple[str, str], str] = {}
+
+    def _scan(self, stored_path: str) -> str:
+        if stored_path not in self._scans:
+            from ingest.provenance import document_file, scan_copy
+
+            copy = scan_copy(document_file(stored_path, self.knowledge_dir))
+            self._scans[stored_path] = copy.read_text("utf-8") if copy else ""
+        return self._scans[stored_path]
+
+    def __call__(self, source: Source) -> str:
+        scan = self._scan(source.path)
+        if not scan:
+            return ""
+        key = (source.path, source.text)
+        if key not in self._lines:
+            from ingest.provenance import locate
+
+            span = locate(source.text, scan)
+            self._lines[key] = span.text if span else ""
+        return self._lines[key]
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -97,7 +142,9 @@ class RetrievalAsker:
         return Answer(question, "", False, sources, elapsed, "retrieval", None, None)
 
 
-def score(kb: Asker, items: list[dict[str, Any]], *, strip: bool = False) -> dict[str, Any]:
+def score(
+    kb: Asker, items: list[dict[str, Any]], *, strip: bool = False, alt_text: AltText | None = None
+) -> dict[str, Any]:
     answerable = [i for i in items if not i.get("unanswerable")]
     unanswerable = [i for i in items if i.get("unanswerable")]
     retrieval_only = isinstance(kb, RetrievalAsker)
@@ -115,7 +162,7 @@ def score(kb: Asker, items: list[dict[str, Any]], *, strip: bool = False) -> dic
             elif not retrieval_only:
                 misses.append({"id": item.get("id"), "question": question, "problem": "answered"})
             continue
-        rank = None if answer.abstained else hit_rank(item, answer.sources)
+        rank = None if answer.abstained else hit_rank(item, answer.sources, alt_text)
         if answer.abstained:
             false_abstain += 1
         if rank == 1:
@@ -228,6 +275,7 @@ def evaluate_file(
     strip: bool | None = None,
     limit: int | None = None,
     near_miss: NearMissAsker | None = None,
+    alt_text: AltText | None = None,
 ) -> dict[str, Any]:
     items = load_questions(path)[:limit] if limit else load_questions(path)
     kb.ask("khởi động")  # warm-up: load models once, not counted
@@ -236,7 +284,7 @@ def evaluate_file(
         if near_miss is not None:
             report[name] = score_near_miss(near_miss, items, strip=stripped)
         else:
-            report[name] = score(kb, items, strip=stripped)
+            report[name] = score(kb, items, strip=stripped, alt_text=alt_text)
     return report
 
 

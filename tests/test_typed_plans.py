@@ -271,3 +271,20 @@ def test_cli_docs_scan_shows_the_scan_lines_of_a_quote(
     plain = next(d.doc_id for d in services.kb.documents() if d.number == "789/KH-TTYT")
     assert main([*data, "docs", "scan", plain]) == 1
     assert "no scan copy" in capsys.readouterr().err
+
+
+def test_eval_judges_a_typed_passage_by_its_scan_lines_too() -> None:
+    """Seed phrases are written against the scan ("nguoi cao tudi"): the typed
+    passage that replaced it still counts as the passage that answers."""
+    from bot.answering.types import Source
+    from bot.evaluation import ScanLines, is_hit
+
+    typed = _typed(BAC_NINH)
+    start = typed.index("Chủ trì tổ chức chiến dịch")
+    passage = typed[start : start + 400]
+    source = Source("x", "t", f"knowledge/plans/{BAC_NINH}.txt", "", passage, 1.0)
+    item = {"any": [["nguoi cao tudi"]]}
+    assert not is_hit(item, source)
+    assert is_hit(item, source, ScanLines(REPO / "knowledge"))
+    other = Source("x", "t", "knowledge/guides/none.md", "", passage, 1.0)
+    assert not is_hit(item, other, ScanLines(REPO / "knowledge"))
