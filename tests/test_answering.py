@@ -99,6 +99,38 @@ def test_a_label_keeps_its_content_and_headings_are_not_answers() -> None:
     assert not is_heading_like("2. Thời gian thực hiện: Từ ngày 01 tháng 10 năm 2024.", set())
 
 
+ARTICLE = (
+    "1. Người nào trồng cây thuốc phiện thuộc một trong các trường hợp sau đây, "
+    "thì bị phạt tù từ 06 tháng đến 03 năm:\n"
+    "a) Đã được giáo dục 02 lần;\n"
+    "b) Với số lượng từ 500 cây đến dưới 3.000 cây.\n"
+    "2. Phạm tội thuộc một trong các trường hợp sau đây, thì bị phạt tù từ 03 năm đến 07 năm:\n"
+    "a) Có tổ chức;\n"
+    "b) Với số lượng 3.000 cây trở lên."
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "intro", "item"),
+    [
+        ("Trồng từ 500 cây đến dưới 3.000 cây thì bị phạt tù bao lâu?", "06 tháng", "500 cây"),
+        ("trong 3.000 cay tro len bi phat tu bao lau", "03 năm đến 07 năm", "trở lên"),
+    ],
+)
+def test_an_item_is_quoted_with_the_line_that_introduces_it(
+    question: str, intro: str, item: str
+) -> None:
+    """The penalty sits in the clause's introduction, the condition in its item."""
+    from bot.answering.selection import rank_sentences
+    from bot.retrieval.lexical import LexicalIndex
+    from bot.text import terms
+
+    lexical = LexicalIndex([ARTICLE, "Điều khác về giao thông đường bộ.", "Quy định chung."])
+    weights = {t: 1.0 for t in terms(question)}
+    best = rank_sentences([_hit(ARTICLE)], weights, lexical, question)[0]
+    assert intro in best.text and item in best.extra[-1]
+
+
 def test_a_question_with_two_asks_is_split() -> None:
     parts = question_parts(
         "Hạn chót hoàn thành khóa học MOOC là ngày nào và đăng nhập nền tảng bằng gì?"

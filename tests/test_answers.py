@@ -158,7 +158,8 @@ def test_dosing_and_treatment_are_refused_however_phrased(
 
 def test_prescribing_rules_are_not_mistaken_for_clinical_advice(services: Services) -> None:
     answer = services.kb.ask("Liều dùng trên đơn thuốc điện tử phải ghi thế nào theo Thông tư 26?")
-    assert "lâm sàng" not in answer.text
+    assert answer.reason != "clinical" and not answer.abstained
+    assert "Liều dùng phải ghi rõ lượng mỗi lần" in answer.text
 
 
 def test_a_plan_named_by_its_number_is_quoted_from_its_body(services: Services) -> None:

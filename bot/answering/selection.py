@@ -96,6 +96,10 @@ RANK_PRIOR = 0.1  # each rank down the retrieval list costs this share of a sent
 # A sentence from another document than the best passage's must be clearly better to win:
 # the question chose that document (its unit, its number) through retrieval.
 OTHER_DOC = 0.6
+# An item is read with the line that introduces its list ("…thì bị phạt tù từ 07 năm
+# đến 15 năm:" over "a) Làm chết 03 người trở lên"); among items sharing one
+# introduction, the question words an item has itself weigh this much more.
+ITEM_OWN = 0.5
 MAX_LIST_ITEMS = 8
 MAX_QUOTE_CHARS = 600
 
@@ -292,6 +296,30 @@ def _list_intro(all_units: list[Unit], at: int) -> int:
     return i
 
 
+def _introduction(all_units: list[Unit], at: int) -> int | None:
+    """The label ("…sau đây:") whose list the item at ``at`` belongs to, if any.
+
+    Walks back over the items before it; a numbered clause that is itself a
+    label ("2. Phạm tội … thì bị phạt tù từ 07 năm đến 15 năm:") stops the walk.
+    """
+    unit = all_units[at]
+    if not unit.item or unit.label:
+        return None
+    i = at - 1
+    while i >= 0 and all_units[i].item and not all_units[i].label:
+        i -= 1
+    return i if i >= 0 and all_units[i].label else None
+
+
+def _item_share(own: float, combined: float) -> float:
+    """1.0 for an item that has every matched word itself, less as its introduction has more.
+
+    Never above 1: reading an item with its introduction must not lift it over
+    a sentence that says the same on its own line.
+    """
+    return (1.0 + ITEM_OWN * min(own / combined, 1.0)) / (1.0 + ITEM_OWN)
+
+
 def asks_issue_date(question: str) -> bool:
     """ "Ban hành ngày nào?": the document's own place-and-date line is then the answer."""
     return AnswerType.DATE in answer_types(question) and bool(_ISSUED.search(fold(question)))
@@ -352,6 +380,7 @@ def rank_sentences(
                     continue
                 extra = _continuation(all_units, unit.index, wanted)
                 text = unit.text
+                listy = bool(wanted & {AnswerType.LIST, AnswerType.STEPS})
                 if wanted & {AnswerType.LIST, AnswerType.STEPS} and unit.item and not unit.label:
                     start = _list_intro(all_units, unit.index)
                     if start < unit.index:
@@ -362,14 +391,28 @@ def rank_sentences(
                             *extra,
                         ]
                         extra = _trim(text, extra)
+                intro = None if listy else _introduction(all_units, unit.index)
+                if intro is not None and is_heading_like(all_units[intro].text, headings):
+                    intro = None  # "Nơi nhận:" introduces a distribution list, not a fact
+                if intro is not None:
+                    # the item with its introduction, the items between left out
+                    text = all_units[intro].text
+                    extra = (["…"] if unit.index > intro + 1 else []) + [unit.text]
                 body = " ".join([text, *extra])
                 dated_line = issue_date and bool(_PLACE_DATE.search(fold(unit.text)))
                 score = sentence_score(
-                    body if unit.label else unit.text,
+                    body if unit.label or intro is not None else unit.text,
                     hit.chunk.section,
                     weights if dated_line else use,
                     lexical,
                 )
+                if intro is not None and score > 0:
+                    own_score = sentence_score(unit.text, "", use, lexical)
+                    score *= _item_share(own_score, score)
+                elif unit.label and extra and all_units[unit.index + 1].item and score > 0:
+                    # a label quoted with its first item: the same reading as that item's
+                    first_own = sentence_score(extra[0], "", use, lexical)
+                    score *= _item_share(first_own, score)
                 if dated_line:
                     score *= 2.0  # the document's own date line answers "ban hành ngày nào?"
                     found = _PLACE_DATE_TEXT.search(unit.text)
