@@ -311,13 +311,26 @@ def _introduction(all_units: list[Unit], at: int) -> int | None:
     return i if i >= 0 and all_units[i].label else None
 
 
-def _item_share(own: float, combined: float) -> float:
-    """1.0 for an item that has every matched word itself, less as its introduction has more.
+def _sibling_share(own: float, best_own: float) -> float:
+    """1.0 for the item of a list that has the most question words itself, less for the others.
 
-    Never above 1: reading an item with its introduction must not lift it over
-    a sentence that says the same on its own line.
+    The best item read with its introduction competes with any other sentence
+    at its full score; its siblings share the same introduction, so only
+    their own words tell them apart.
     """
-    return (1.0 + ITEM_OWN * min(own / combined, 1.0)) / (1.0 + ITEM_OWN)
+    if best_own <= 0:
+        return 1.0
+    return (1.0 + ITEM_OWN * min(own / best_own, 1.0)) / (1.0 + ITEM_OWN)
+
+
+def _list_items(all_units: list[Unit], intro: int) -> list[int]:
+    """The items of the list the label at ``intro`` introduces."""
+    out = []
+    for i in range(intro + 1, len(all_units)):
+        if not all_units[i].item or all_units[i].label:
+            break
+        out.append(i)
+    return out
 
 
 def asks_issue_date(question: str) -> bool:
@@ -407,12 +420,11 @@ def rank_sentences(
                     lexical,
                 )
                 if intro is not None and score > 0:
-                    own_score = sentence_score(unit.text, "", use, lexical)
-                    score *= _item_share(own_score, score)
-                elif unit.label and extra and all_units[unit.index + 1].item and score > 0:
-                    # a label quoted with its first item: the same reading as that item's
-                    first_own = sentence_score(extra[0], "", use, lexical)
-                    score *= _item_share(first_own, score)
+                    own = {
+                        i: sentence_score(all_units[i].text, hit.chunk.section, use, lexical)
+                        for i in _list_items(all_units, intro)
+                    }
+                    score *= _sibling_share(own.get(unit.index, 0.0), max(own.values(), default=0))
                 if dated_line:
                     score *= 2.0  # the document's own date line answers "ban hành ngày nào?"
                     found = _PLACE_DATE_TEXT.search(unit.text)
