@@ -420,11 +420,13 @@ def rank_sentences(
                     lexical,
                 )
                 if intro is not None and score > 0:
-                    own = {
+                    by_item = {
                         i: sentence_score(all_units[i].text, hit.chunk.section, use, lexical)
                         for i in _list_items(all_units, intro)
                     }
-                    score *= _sibling_share(own.get(unit.index, 0.0), max(own.values(), default=0))
+                    score *= _sibling_share(
+                        by_item.get(unit.index, 0.0), max(by_item.values(), default=0.0)
+                    )
                 if dated_line:
                     score *= 2.0  # the document's own date line answers "ban hành ngày nào?"
                     found = _PLACE_DATE_TEXT.search(unit.text)
