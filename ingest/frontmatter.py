@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from ingest.loaders import IngestError
+from ingest.errors import IngestError
 
 _BAD = "Phần khai báo đầu tệp (front-matter) bị lỗi."
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)

@@ -21,6 +21,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
 
+from ingest.errors import IngestError
+
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
@@ -29,21 +31,6 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".html", ".htm",
 # A page with fewer characters than this in its text layer is treated as scanned.
 MIN_PAGE_TEXT = 40
 OCR_DPI = 300
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """``text`` on one line (whitespace collapsed), at most ``limit`` characters."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class IngestError(Exception):
-    """Why a file could not be read: ``reason`` (English, one line) and ``reason_vi``."""
-
-    def __init__(self, reason: str, reason_vi: str) -> None:
-        super().__init__(one_line(reason))
-        self.reason = one_line(reason)
-        self.reason_vi = reason_vi
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from PIL import Image
 
-from ingest.loaders import IngestError
+from ingest.errors import IngestError
 
 LANG = "vie"
 

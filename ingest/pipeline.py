@@ -30,13 +30,12 @@ from bot.db import Database, utcnow
 from bot.retrieval.models import Chunk, Document
 from bot.text import diacritic_ratio, fold
 from ingest.chunker import chunk_document
+from ingest.errors import IngestError, one_line
 from ingest.loaders import (
     SUPPORTED_SUFFIXES,
-    IngestError,
     IngestLimits,
     check_size,
     load_text,
-    one_line,
 )
 from ingest.metadata import parse_header
 from ingest.names import safe_name
