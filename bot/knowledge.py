@@ -450,6 +450,7 @@ class KnowledgeBase:
         question: str,
         retrieval: Retrieval,
         allowed: frozenset[str] | None,
+        verdict: decide_mod.Decision | None = None,
     ) -> tuple[list[Quote], list[Quote]]:
         """The ranked sentences and the ones to quote, one per part of the question."""
         index = self._load_index()
@@ -479,6 +480,8 @@ class KnowledgeBase:
                 frozenset(skip),
                 titles={d: doc.title for d, doc in self._docs.items()},
             )
+            if verdict is not None and verdict.mention:
+                part_ranked = [q for q in part_ranked if decide_mod.names_pinned(verdict, q)]
             ranked = ranked or part_ranked
             by_part.append(part_ranked)
         return ranked, choose(by_part)
@@ -515,7 +518,7 @@ class KnowledgeBase:
         allowed = verdict.allowed_docs
         if verdict.neighbour is not None:
             allowed = frozenset({verdict.neighbour})
-        ranked, quotes = self._quotes(asked, retrieval, allowed)
+        ranked, quotes = self._quotes(asked, retrieval, allowed, verdict)
         if not verdict.answer:
             # A neighbour: say what the documents do cover, quoted, and refuse.
             if not quotes:

@@ -14,7 +14,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from bot.answering.decision import Params, load_params, screen
 from bot.answering.generative import SYSTEM_PROMPT, build_messages, check_output
 from bot.answering.normalize import expand_abbreviations
-from bot.answering.pins import pins
+from bot.answering.pins import counted, pins
 from bot.answering.policy import is_clinical
 from bot.answering.render import format_answer, passed_note, split_inline_sources
 from bot.answering.selection import (
@@ -67,6 +67,29 @@ def test_pinned_details_are_read_from_the_question() -> None:
     found = {(p.kind, p.value) for p in pins("Kế hoạch 2948/KH-SYT giao phòng nào?")}
     assert ("code", "2948") in found and ("year", "2948") not in found
     assert not pins("Bệnh viện phải kê đơn điện tử từ khi nào?")  # no name after "bệnh viện"
+    ministry = pins("Bộ Y tế ban hành kế hoạch số mấy?")
+    assert [(p.kind, p.value, p.also) for p in ministry] == [("unit", "bo y te", ("byt",))]
+    assert not pins("Cán bộ y tế hỗ trợ những đối tượng nào?")  # health staff, not the ministry
+
+
+def test_what_a_number_question_counts_is_read() -> None:
+    assert counted("Bệnh viện Bạch Mai có bao nhiêu giường bệnh?") == "giuong"
+    assert counted("phat tu toi da bao nhieu nam") == "nam"
+    assert counted("từ bao nhiêu đến bao nhiêu") is None  # counts nothing named
+    assert counted("Thông tư 26 có hiệu lực khi nào?") is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Bệnh viện Bạch Mai có bao nhiêu giường bệnh?",  # "giường" is in no document
+        "kế hoạch ngày chuyển đổi số 2025 của sở y tế tphcm diễn ra khi nào",  # only 2024's
+        "bo y te ban hanh ke hoach binh dan hoc vu so so may",  # only provinces' plans
+    ],
+)
+def test_a_detail_no_document_has_is_refused(services: Services, question: str) -> None:
+    answer = services.kb.ask(question)
+    assert answer.abstained, answer.text
 
 
 @pytest.mark.parametrize(

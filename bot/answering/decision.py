@@ -4,10 +4,12 @@ Everything that can make the assistant refuse lives here: an empty or
 clinical question (policy), evidence too thin to answer (a logistic model on
 retrieval features, fitted on answerable questions and near-misses by
 ``benchmarks/fit_abstention.py`` and shipped in ``abstention.json``), a
-detail the question pins down that the best documents do not have (year,
-document number, unit or place: "Tài liệu chỉ có kế hoạch của Sở Y tế Bắc
-Ninh"), a guide saying the detail asked is unconfirmed, and no sentence to
-quote. ``KnowledgeBase`` only gathers the evidence and acts on the decision.
+count of something no document names ("bao nhiêu giường"), a detail the
+question pins down that the best documents do not have (year, document
+number, unit, ministry or place: "Tài liệu chỉ có kế hoạch của Sở Y tế Bắc
+Ninh"; a document whose metadata lacks the pinned name is quoted only from a
+sentence that names it), a guide saying the detail asked is unconfirmed, and
+no sentence to quote. ``KnowledgeBase`` only gathers the evidence and acts on the decision.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.answering.pins import Pin, pins, years_in
+from bot.answering.pins import Pin, counted, pins, years_in
 from bot.answering.policy import CLINICAL_REFUSAL, is_clinical, is_unconfirmed, unconfirmed_subject
 from bot.answering.selection import Quote, content_of
 from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, query_terms
@@ -122,6 +124,8 @@ class Decision:
     probability: float = 1.0
     # Documents the answer may quote (those that have every pinned detail); None: any.
     allowed_docs: frozenset[str] | None = None
+    # Per allowed document, the pinned names its metadata lacks: a quote from it must name them.
+    mention: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     # When refusing for a pinned detail: the document that covers a neighbour.
     neighbour: str | None = None
     missing: tuple[Pin, ...] = ()
@@ -200,12 +204,13 @@ def _satisfied(pin: Pin, doc_id: str, passage: str, corpus: CorpusFacts) -> bool
     if doc is None:
         return True
     if pin.kind == "year":
-        # Only a document that carries years in its metadata pins one down.
-        return not doc.dated or corpus.has(doc_id, pin.value) or f" {pin.value} " in f" {passage} "
+        # Only a document that carries years in its metadata pins one down; a plan dated
+        # 2024 that mentions 2025 in passing is not the 2025 plan, unless the passage says so.
+        return not doc.dated or pin.value in doc.dated or f" {pin.value} " in f" {passage} "
     if pin.kind == "code":
         return corpus.has(doc_id, pin.value) or f" {pin.value} " in f" {passage} "
     # a unit or place: in the document's metadata, or in the passage itself
-    return f" {pin.value} " in f" {doc.profile} " or f" {pin.value} " in f" {passage} "
+    return any(f" {n} " in f" {doc.profile} " or f" {n} " in f" {passage} " for n in pin.names)
 
 
 def _relevant(pin: Pin, corpus: CorpusFacts) -> bool:
@@ -226,7 +231,7 @@ def decide(
     retrieval: Retrieval,
     corpus: CorpusFacts,
     params: Params | None = None,
-    depth: int = 3,
+    depth: int = 5,  # the passages selection may quote from
 ) -> Decision:
     """Answer or refuse, with the reason, from what retrieval found."""
     params = params or load_params()
@@ -236,17 +241,34 @@ def decide(
     p = params.probability(values)
     if p < params.threshold or values["coverage"] < params.coverage_floor:
         return Decision(False, f"not covered (p={p:.2f})", NOT_COVERED, p, evidence=values)
+    unit = counted(question)
+    if unit is not None and not corpus.lexical.known(unit):
+        # "bao nhiêu giường": what is to be counted is in no document, so no passage has the number
+        return Decision(False, f"counted word unknown: {unit}", NOT_COVERED, p, evidence=values)
     wanted = [pin for pin in pins(question) if _relevant(pin, corpus)]
     if not wanted:
         return Decision(True, "covered", probability=p, evidence=values)
     allowed: set[str] = set()
+    mention: dict[str, tuple[tuple[str, ...], ...]] = {}
     for hit in retrieval.hits[:depth]:
         passage = " ".join(tokens(f"{hit.chunk.section}\n{hit.chunk.text}"))
         if all(_satisfied(pin, hit.chunk.doc_id, passage, corpus) for pin in wanted):
             allowed.add(hit.chunk.doc_id)
+            doc = corpus.docs.get(hit.chunk.doc_id)
+            profile = f" {doc.profile} " if doc else ""
+            mention[hit.chunk.doc_id] = tuple(
+                pin.names
+                for pin in wanted
+                if pin.kind == "unit" and not any(f" {n} " in profile for n in pin.names)
+            )
     if allowed:
         return Decision(
-            True, "covered", probability=p, allowed_docs=frozenset(allowed), evidence=values
+            True,
+            "covered",
+            probability=p,
+            allowed_docs=frozenset(allowed),
+            mention={d: m for d, m in mention.items() if m},
+            evidence=values,
         )
     top = retrieval.hits[0]
     passage = " ".join(tokens(f"{top.chunk.section}\n{top.chunk.text}"))
@@ -337,6 +359,17 @@ def unconfirmed_wins(
     return False
 
 
+def names_pinned(decision: Decision, quote: Quote) -> bool:
+    """True when a quote names every pinned unit its document's metadata lacks.
+
+    A guide that mentions "Bộ Y tế" in one line answers a question about the
+    ministry only from that line, not from its other lines about provinces.
+    """
+    needed = decision.mention.get(quote.doc_id, ())
+    said = f" {' '.join(tokens(quote.full))} "
+    return all(any(f" {n} " in said for n in names) for names in needed)
+
+
 def after_selection(
     question: str,
     ranked: list[Quote],
@@ -345,10 +378,13 @@ def after_selection(
     lexical: LexicalIndex,
     doc_terms: dict[str, set[str]],
 ) -> Decision:
-    """The last word: nothing to quote, or a guide that says the detail is unconfirmed."""
+    """The last word: nothing to quote, or a guide that says the detail is unconfirmed
+    (the best sentence itself, or one about what is asked that no confirmed one outweighs)."""
     if not chosen:
         return Decision(False, "no sentence", NOT_COVERED)
-    if unconfirmed_wins(question, ranked[:6], retrieval, lexical, doc_terms):
+    if is_unconfirmed(chosen[0].text) or unconfirmed_wins(
+        question, ranked[:6], retrieval, lexical, doc_terms
+    ):
         return Decision(False, "unconfirmed", UNCONFIRMED_PREFIX)
     return Decision(True, "covered")
 

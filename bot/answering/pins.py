@@ -1,4 +1,4 @@
-"""Details a question pins down — a year, a document number, a unit or place.
+"""Details a question pins down — a year, a document number, a unit, ministry or place.
 
 A passage that shares every other word but speaks of another year, another
 plan or another province does not answer ("Sở Y tế Hà Nội" asked, Bắc Ninh's
@@ -41,6 +41,12 @@ _UNIT = re.compile(
     r"\b(?:ttyt|trung tam y te|so y te|benh vien|bv|tram y te|ubnd|uy ban nhan dan)\s+"
     r"(?:(?:huyen|tinh|thanh pho|tp|thi xa|quan|xa|phuong)\s+)?([a-z]+(?:\s+[a-z]+){1,2})"
 )
+# A ministry named as who issued or did something ("Bộ Y tế ban hành…"); not "cán bộ y tế".
+_MINISTRY = re.compile(
+    r"(?<!can )\bbo (y te|cong an|quoc phong|giao duc va dao tao|tai chinh|noi vu|tu phap|"
+    r"khoa hoc va cong nghe|thong tin va truyen thong|chinh tri|ngoai giao|xay dung|cong thuong|"
+    r"lao dong thuong binh va xa hoi|nong nghiep va moi truong|dan toc va ton giao)\b"
+)
 _PLACE = re.compile(r"\b(?:tinh|thanh pho|tp)\s+([a-z]+(?:\s+[a-z]+){1,2})")
 _NOT_NAME = frozenset(
     {"phai", "co", "la", "duoc", "da", "se", "dang", "can", "nen", "thi", "va", "voi", "cua"}
@@ -49,11 +55,35 @@ _NOT_NAME = frozenset(
 )
 
 
+# The code a ministry signs its documents with ("TT-BYT", "QĐ-BKHCN") names it too.
+MINISTRY_CODES = {
+    "bo y te": "byt",
+    "bo cong an": "bca",
+    "bo quoc phong": "bqp",
+    "bo giao duc va dao tao": "bgddt",
+    "bo tai chinh": "btc",
+    "bo noi vu": "bnv",
+    "bo tu phap": "btp",
+    "bo khoa hoc va cong nghe": "bkhcn",
+    "bo thong tin va truyen thong": "btttt",
+    "bo ngoai giao": "bng",
+    "bo xay dung": "bxd",
+    "bo cong thuong": "bct",
+    "bo lao dong thuong binh va xa hoi": "bldtbxh",
+    "bo nong nghiep va moi truong": "bnnmt",
+}
+
+
 @dataclass(frozen=True)
 class Pin:
     kind: str  # "year" | "code" | "unit"
     value: str  # folded: "2024", "2948", "ha noi"
     shown: str  # as the question wrote it
+    also: tuple[str, ...] = ()  # other names of the same detail ("byt" for "bo y te")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.value, *self.also)
 
 
 def _shown(question: str, folded: str, start: int, end: int) -> str:
@@ -92,6 +122,11 @@ def pins(question: str) -> list[Pin]:
             continue
         end = m.start(1) + len(name)
         out.append(Pin("unit", name, _shown(question, folded, m.start(), end)))
+    for m in _MINISTRY.finditer(folded):
+        name = f"bo {m.group(1)}"
+        code = MINISTRY_CODES.get(name)
+        shown = _shown(question, folded, m.start(), m.end())
+        out.append(Pin("unit", name, shown, (code,) if code else ()))
     for m in _PLACE.finditer(folded):
         place = _place_name(m.group(1))
         if place and not any(p.value == place for p in out):
@@ -104,6 +139,21 @@ def pins(question: str) -> list[Pin]:
             seen.add((p.kind, p.value))
             unique.append(p)
     return unique
+
+
+_COUNTED = re.compile(r"\bbao nhieu\s+([a-z]+)")
+# Words that follow "bao nhiêu" without naming what is counted ("bao nhiêu thì…").
+_NOT_COUNTED = frozenset(
+    {"den", "thi", "la", "va", "hoac", "con", "nua", "the", "vay", "a", "ha", "nhi", "roi"}
+)
+
+
+def counted(question: str) -> str | None:
+    """What "bao nhiêu …" asks to count ("bao nhiêu giường" -> "giuong"), if it names it."""
+    m = _COUNTED.search(fold(question))
+    if m is None or m.group(1) in _NOT_COUNTED:
+        return None
+    return m.group(1)
 
 
 def years_in(text: str) -> set[str]:
