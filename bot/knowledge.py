@@ -32,6 +32,7 @@ from bot.answering.selection import (
     Quote,
     answer_types,
     choose,
+    complement,
     question_parts,
     rank_sentences,
 )
@@ -484,7 +485,12 @@ class KnowledgeBase:
                 part_ranked = [q for q in part_ranked if decide_mod.names_pinned(verdict, q)]
             ranked = ranked or part_ranked
             by_part.append(part_ranked)
-        return ranked, choose(by_part)
+        chosen = choose(by_part)
+        if len(chosen) == 1:
+            extra = complement(ranked, chosen[0], retrieval.query_terms, index.lexical)
+            if extra is not None:
+                chosen = sorted([chosen[0], extra], key=lambda q: (q.hit_rank, q.order))
+        return ranked, chosen
 
     def ask(self, question: str) -> Answer:
         """Answer from the documents, or refuse with the reason the decision gives."""

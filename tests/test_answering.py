@@ -154,6 +154,49 @@ def test_an_item_is_quoted_with_the_line_that_introduces_it(
     assert intro in best.text and item in best.extra[-1]
 
 
+def test_a_condition_named_in_a_later_clause_is_quoted_too() -> None:
+    """The first clause repeats the question's description; the answer is the clause
+    that names its condition, quoted after it."""
+    from bot.answering.selection import choose, complement, rank_sentences
+    from bot.retrieval.hybrid import query_terms
+    from bot.retrieval.lexical import LexicalIndex
+
+    def content(question: str) -> dict[str, float]:  # the question's terms as retrieval weighs them
+        uni, bi = query_terms(question)
+        return {t: 1.0 for t in uni + bi}
+
+    article = (
+        "1. Người nào cố ý báo cáo sai trong hoạt động quân sự gây hậu quả nghiêm trọng, "
+        "thì bị phạt tù từ 06 tháng đến 03 năm.\n"
+        "2. Phạm tội thuộc một trong các trường hợp sau đây, thì bị phạt tù từ 02 năm đến 07 năm:\n"
+        "a) Trong chiến đấu;\n"
+        "b) Trong khu vực có chiến sự."
+    )
+    question = (
+        "Cố ý báo cáo sai trong hoạt động quân sự gây hậu quả nghiêm trọng trong trường hợp "
+        "chiến đấu thì bị phạt tù bao nhiêu năm?"
+    )
+    # other articles of the code share its common words (phạt tù, hậu quả nghiêm trọng)
+    others = [
+        "Người nào gây hậu quả nghiêm trọng thì bị phạt tù từ 01 năm đến 05 năm.",
+        "Người nào cố ý vi phạm quy định trong hoạt động quân sự thì bị phạt tù.",
+        "Báo cáo sai gây hậu quả nghiêm trọng bị phạt cải tạo không giam giữ.",
+        "Người nào gây thiệt hại trong trường hợp khẩn cấp thì bị phạt tù.",
+    ]
+    lexical = LexicalIndex([article, *others])
+    weights = content(question)
+    ranked = rank_sentences([_hit(article)], weights, lexical, question)
+    first = choose([ranked])[0]
+    second = complement(ranked, first, weights, lexical)
+    assert second is not None and "02 năm đến 07 năm" in second.full
+    assert "chiến đấu" in second.full and first.full != second.full
+    # a question the first quote answers whole needs no second block
+    plain = "Cố ý báo cáo sai trong hoạt động quân sự bị phạt tù bao nhiêu?"
+    weights = content(plain)
+    ranked = rank_sentences([_hit(article)], weights, lexical, plain)
+    assert complement(ranked, choose([ranked])[0], weights, lexical) is None
+
+
 def test_a_question_with_two_asks_is_split() -> None:
     parts = question_parts(
         "Hạn chót hoàn thành khóa học MOOC là ngày nào và đăng nhập nền tảng bằng gì?"

@@ -501,3 +501,40 @@ def choose(
             chosen.append(q)
             break
     return chosen
+
+
+COMPLEMENT_MISSING = 0.25  # share of the question's weight the first quote must lack
+COMPLEMENT_FOUND = 0.5  # share of that missing weight a second sentence must bring
+
+
+def complement(
+    ranked: list[Quote], first: Quote, weights: dict[str, float], lexical: LexicalIndex
+) -> Quote | None:
+    """A sentence of the same document that has what the first quote lacks, if one does.
+
+    "Cố ý báo cáo sai … trong trường hợp chiến đấu thì bị phạt tù bao nhiêu năm?":
+    the article's first clause repeats the description, the clause that
+    names the condition ("a) Trong chiến đấu;" under "2. … từ 02 năm đến 07
+    năm:") has the answer, often in the article's next passage. Both are quoted,
+    first the passage retrieval ranked higher.
+    """
+    total = sum(_term_weight(t, w, lexical) for t, w in weights.items())
+    have = set(terms(content_of(first.full)))
+    missing = {t: w for t, w in weights.items() if t not in have}
+    missing_weight = sum(_term_weight(t, w, lexical) for t, w in missing.items())
+    if total <= 0 or missing_weight < COMPLEMENT_MISSING * total:
+        return None
+    best, best_found = None, 0.0
+    for quote in ranked:
+        if quote.doc_id != first.doc_id or (quote.hit_rank, quote.order) == (
+            first.hit_rank,
+            first.order,
+        ):
+            continue
+        if quote.text == first.text and quote.extra == first.extra:
+            continue
+        present = set(terms(content_of(quote.full)))
+        found = sum(_term_weight(t, w, lexical) for t, w in missing.items() if t in present)
+        if found >= COMPLEMENT_FOUND * missing_weight and found > best_found:
+            best, best_found = quote, found
+    return best
