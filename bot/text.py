@@ -25,6 +25,10 @@ _OCR_CHAR_MAP = str.maketrans(
 )
 
 
+# The section a chunker gives the part of a document before its first heading.
+OPENING_SECTION = "Phần mở đầu"
+
+
 def fold(text: str) -> str:
     """Return ``text`` without diacritics, lower-cased, whitespace collapsed.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.text import fold
+from bot.text import OPENING_SECTION, fold
 
 MAX_CHARS = 1100
 TARGET_CHARS = 700
@@ -297,7 +297,7 @@ def chunk_document(text: str, markdown: bool = False) -> list[ChunkDraft]:
     pending: tuple[list[tuple[int, str]], list[str]] | None = None
 
     def section_of(p: list[tuple[int, str]]) -> str:
-        return " > ".join(label for _, label in p) if p else "Phần mở đầu"
+        return " > ".join(label for _, label in p) if p else OPENING_SECTION
 
     def emit(p: list[tuple[int, str]], lines: list[str]) -> None:
         for piece in _split_long(lines):

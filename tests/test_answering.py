@@ -197,6 +197,20 @@ def test_a_condition_named_in_a_later_clause_is_quoted_too() -> None:
     assert complement(ranked, choose([ranked])[0], weights, lexical) is None
 
 
+def test_a_plain_text_documents_first_line_is_its_title_not_an_answer() -> None:
+    from bot.answering.selection import rank_sentences
+    from bot.retrieval.lexical import LexicalIndex
+    from bot.text import OPENING_SECTION, terms
+
+    text = "Tội báo cáo sai\n1. Người nào cố ý báo cáo sai, thì bị phạt tù từ 06 tháng đến 03 năm."
+    question = "Tội báo cáo sai bị phạt thế nào?"
+    hit = Hit(IndexedChunk("c-d", "d", OPENING_SECTION, text, False), 1.0, 1.0, 0.5)
+    lexical = LexicalIndex([text, "Quy định chung.", "Điều khác."])
+    ranked = rank_sentences([hit], {t: 1.0 for t in terms(question)}, lexical, question)
+    assert ranked and all(q.text != "Tội báo cáo sai" for q in ranked)
+    assert "06 tháng" in ranked[0].text
+
+
 def test_a_question_with_two_asks_is_split() -> None:
     parts = question_parts(
         "Hạn chót hoàn thành khóa học MOOC là ngày nào và đăng nhập nền tảng bằng gì?"

@@ -19,7 +19,7 @@ from enum import Enum
 from bot.answering.policy import is_unconfirmed, unconfirmed_subject
 from bot.retrieval.hybrid import Hit
 from bot.retrieval.lexical import LexicalIndex
-from bot.text import fold, split_sentences, terms
+from bot.text import OPENING_SECTION, fold, split_sentences, terms
 
 
 class AnswerType(Enum):
@@ -381,6 +381,14 @@ def rank_sentences(
         for use in (own, weights) if len(own) < len(weights) else (weights,):
             for unit in all_units:
                 if is_heading_like(unit.text, headings, issue_date):
+                    continue
+                # A document's first line that is not a sentence ("Tội báo cáo sai") is its title.
+                if (
+                    hit.chunk.section == OPENING_SECTION
+                    and unit.line == 0
+                    and len(unit.text) < 150
+                    and not unit.text.rstrip().endswith((".", ";", ":", "?", "!", "…"))
+                ):
                     continue
                 # The document's own title line ("Hướng dẫn nhận thẻ xanh") is no answer.
                 line = fold(unit.text).strip()
