@@ -35,6 +35,7 @@ from bot.answering.selection import (
     complement,
     question_parts,
     rank_sentences,
+    trailing_intro,
 )
 from bot.answering.types import Answer, Source
 from bot.db import Database
@@ -460,6 +461,14 @@ class KnowledgeBase:
             for h in retrieval.hits
         }
         skip = set(retrieval.other_units_plans)
+        lead_ins: dict[str, str] = {}
+        for hit in retrieval.hits:
+            pos = index.position.get(hit.chunk.id, 0)
+            before = index.chunks[pos - 1] if pos > 0 else None
+            if before is not None and before.doc_id == hit.chunk.doc_id:
+                intro = trailing_intro(before.text)
+                if intro is not None:
+                    lead_ins[hit.chunk.id] = intro
         if allowed is not None:
             skip |= {h.chunk.doc_id for h in retrieval.hits} - allowed
         by_part: list[list[Quote]] = []
@@ -480,6 +489,7 @@ class KnowledgeBase:
                 naming,
                 frozenset(skip),
                 titles={d: doc.title for d, doc in self._docs.items()},
+                lead_ins=lead_ins,
             )
             if verdict is not None and verdict.mention:
                 part_ranked = [q for q in part_ranked if decide_mod.names_pinned(verdict, q)]

@@ -211,6 +211,30 @@ def test_a_plain_text_documents_first_line_is_its_title_not_an_answer() -> None:
     assert "06 tháng" in ranked[0].text
 
 
+def test_a_list_continued_from_the_previous_passage_keeps_its_introduction() -> None:
+    from bot.answering.selection import rank_sentences, trailing_intro
+    from bot.retrieval.lexical import LexicalIndex
+    from bot.text import terms
+
+    before = (
+        "1. Trường hợp khoảng thời gian diễn ra không liền nhau thì thời hạn được tính như sau:\n"
+        "a) Một năm là ba trăm sáu mươi lăm ngày;"
+    )
+    after = "b) Một tháng là ba mươi ngày;\nc) Một giờ là sáu mươi phút;"
+    assert trailing_intro(before) is not None and trailing_intro(after) is None
+    question = "Khoảng thời gian không liền nhau thì một giờ được tính là bao nhiêu phút?"
+    lexical = LexicalIndex([before, after, "Quy định chung.", "Điều khác."])
+    hit = Hit(IndexedChunk("c-2", "d", "1. Trường hợp…", after, False), 1.0, 1.0, 0.5)
+    ranked = rank_sentences(
+        [hit],
+        {t: 1.0 for t in terms(question)},
+        lexical,
+        question,
+        lead_ins={"c-2": trailing_intro(before) or ""},
+    )
+    assert ranked[0].text.startswith("1. Trường hợp") and "sáu mươi phút" in ranked[0].extra[-1]
+
+
 def test_a_question_with_two_asks_is_split() -> None:
     parts = question_parts(
         "Hạn chót hoàn thành khóa học MOOC là ngày nào và đăng nhập nền tảng bằng gì?"

@@ -241,10 +241,10 @@ def decide(
     p = params.probability(values)
     if p < params.threshold or values["coverage"] < params.coverage_floor:
         return Decision(False, f"not covered (p={p:.2f})", NOT_COVERED, p, evidence=values)
-    unit = counted(question)
-    if unit is not None and not corpus.lexical.known(unit):
+    thing = counted(question)
+    if thing is not None and not corpus.lexical.known(thing):
         # "bao nhiêu giường": what is to be counted is in no document, so no passage has the number
-        return Decision(False, f"counted word unknown: {unit}", NOT_COVERED, p, evidence=values)
+        return Decision(False, f"counted word unknown: {thing}", NOT_COVERED, p, evidence=values)
     wanted = [pin for pin in pins(question) if _relevant(pin, corpus)]
     if not wanted:
         return Decision(True, "covered", probability=p, evidence=values)

@@ -311,6 +311,25 @@ def _introduction(all_units: list[Unit], at: int) -> int | None:
     return i if i >= 0 and all_units[i].label else None
 
 
+def trailing_intro(text: str) -> str | None:
+    """The label introducing the list a passage ends with, if it ends in one."""
+    all_units = units(text)
+    i = len(all_units) - 1
+    while i >= 0 and all_units[i].item and not all_units[i].label:
+        i -= 1
+    return all_units[i].text if i >= 0 and all_units[i].label else None
+
+
+def _carried_intro(all_units: list[Unit], at: int, lead_in: str | None) -> str | None:
+    """The previous passage's introduction for an item of a list this passage opens with."""
+    unit = all_units[at]
+    if lead_in is None or not unit.item or unit.label:
+        return None
+    if any(not u.item or u.label for u in all_units[:at]):
+        return None
+    return lead_in
+
+
 def _sibling_share(own: float, best_own: float) -> float:
     """1.0 for the item of a list that has the most question words itself, less for the others.
 
@@ -347,6 +366,7 @@ def rank_sentences(
     skip_docs: frozenset[str] = frozenset(),
     depth: int = 5,
     titles: dict[str, str] | None = None,
+    lead_ins: dict[str, str] | None = None,
 ) -> list[Quote]:
     """Every sentence of the top passages that shares a question term, best first.
 
@@ -357,6 +377,8 @@ def rank_sentences(
     Passages of ``skip_docs`` (another unit's plan when the question names a
     unit) are not quoted, nor a line that opens its document's title
     (``titles``: an uploaded guide's first heading is its title, not an answer).
+    ``lead_ins`` maps a passage that opens in the middle of a list to the line
+    that introduced the list in the passage before it.
     """
     wanted = answer_types(question)
     issue_date = asks_issue_date(question)
@@ -415,22 +437,35 @@ def rank_sentences(
                 intro = None if listy else _introduction(all_units, unit.index)
                 if intro is not None and is_heading_like(all_units[intro].text, headings):
                     intro = None  # "Nơi nhận:" introduces a distribution list, not a fact
+                carried = (
+                    None
+                    if listy or intro is not None
+                    else _carried_intro(all_units, unit.index, (lead_ins or {}).get(hit.chunk.id))
+                )
                 if intro is not None:
                     # the item with its introduction, the items between left out
                     text = all_units[intro].text
                     extra = (["…"] if unit.index > intro + 1 else []) + [unit.text]
+                elif carried is not None:
+                    # the list began in the passage before this one
+                    text, extra = carried, ["…", unit.text]
                 body = " ".join([text, *extra])
                 dated_line = issue_date and bool(_PLACE_DATE.search(fold(unit.text)))
                 score = sentence_score(
-                    body if unit.label or intro is not None else unit.text,
+                    body if unit.label or intro is not None or carried is not None else unit.text,
                     hit.chunk.section,
                     weights if dated_line else use,
                     lexical,
                 )
-                if intro is not None and score > 0:
+                if (intro is not None or carried is not None) and score > 0:
+                    members = (
+                        _list_items(all_units, intro)
+                        if intro is not None
+                        else _list_items(all_units, -1)
+                    )
                     by_item = {
                         i: sentence_score(all_units[i].text, hit.chunk.section, use, lexical)
-                        for i in _list_items(all_units, intro)
+                        for i in members
                     }
                     score *= _sibling_share(
                         by_item.get(unit.index, 0.0), max(by_item.values(), default=0.0)
