@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from bot.answering.selection import (
     complement,
     question_parts,
     rank_sentences,
+    title_only,
     trailing_intro,
 )
 from bot.answering.types import Answer, Source
@@ -42,6 +43,7 @@ from bot.db import Database
 from bot.retrieval.embeddings import Embedder, make_embedder
 from bot.retrieval.hybrid import (
     CorpusIndex,
+    Hit,
     HybridRetriever,
     IndexedChunk,
     Retrieval,
@@ -414,7 +416,29 @@ class KnowledgeBase:
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         index = self._load_index()
         retriever = HybridRetriever(index, self.embedder, self.vectors if index.chunks else None)
-        return retriever.search(question, k or self.settings.top_k, exclude_docs=self.exclude_docs)
+        found = retriever.search(question, k or self.settings.top_k, exclude_docs=self.exclude_docs)
+        found.hits = self._headed(found.hits, index)
+        return found
+
+    @staticmethod
+    def _headed(hits: list[Hit], index: CorpusIndex) -> list[Hit]:
+        """A passage that is only its document's title stands for the passage it heads.
+
+        "Phòng vệ chính đáng" alone matches the question best and says nothing;
+        the clause under it is what an answer can quote.
+        """
+        out: list[Hit] = []
+        seen: set[str] = set()
+        for hit in hits:
+            if title_only(hit.chunk.section, hit.chunk.text):
+                pos = index.position.get(hit.chunk.id, -1)
+                nxt = index.chunks[pos + 1] if 0 <= pos < len(index.chunks) - 1 else None
+                if nxt is not None and nxt.doc_id == hit.chunk.doc_id:
+                    hit = replace(hit, chunk=nxt)
+            if hit.chunk.id not in seen:
+                seen.add(hit.chunk.id)
+                out.append(hit)
+        return out
 
     def _label(self, doc_id: str, *, long: bool = False) -> str:
         """How answers name a document: "Kế hoạch 2948/KH-SYT" (of "Sở Y tế Bắc Ninh")."""

@@ -235,6 +235,16 @@ def test_a_list_continued_from_the_previous_passage_keeps_its_introduction() -> 
     assert ranked[0].text.startswith("1. Trường hợp") and "sáu mươi phút" in ranked[0].extra[-1]
 
 
+def test_a_title_alone_is_not_a_passage_to_quote() -> None:
+    from bot.answering.selection import title_only
+    from bot.text import OPENING_SECTION
+
+    assert title_only(OPENING_SECTION, "Phòng vệ chính đáng")
+    assert not title_only(OPENING_SECTION, "Phòng vệ chính đáng không phải là tội phạm.")
+    assert not title_only("1. Phòng vệ chính đáng là…", "Phòng vệ chính đáng")
+    assert not title_only(OPENING_SECTION, "Phòng vệ chính đáng\n1. Phòng vệ chính đáng là …")
+
+
 def test_a_question_with_two_asks_is_split() -> None:
     parts = question_parts(
         "Hạn chót hoàn thành khóa học MOOC là ngày nào và đăng nhập nền tảng bằng gì?"

@@ -189,6 +189,22 @@ def units(text: str) -> list[Unit]:
     return out
 
 
+def opening_title(section: str, line: int, text: str) -> bool:
+    """A document's first line that is not a sentence ("Tội báo cáo sai") is its title."""
+    return (
+        section == OPENING_SECTION
+        and line == 0
+        and len(text) < 150
+        and not text.rstrip().endswith((".", ";", ":", "?", "!", "…"))
+    )
+
+
+def title_only(section: str, text: str) -> bool:
+    """A passage that is nothing but its document's title: it stands for what follows it."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return len(lines) == 1 and opening_title(section, 0, lines[0].strip())
+
+
 def is_title(sentence: str) -> bool:
     """A short all-capitals line ("KẾ HOẠCH", "CỘNG HÒA XÃ HỘI...") is a title."""
     letters = [c for c in sentence if c.isalpha()]
@@ -404,13 +420,7 @@ def rank_sentences(
             for unit in all_units:
                 if is_heading_like(unit.text, headings, issue_date):
                     continue
-                # A document's first line that is not a sentence ("Tội báo cáo sai") is its title.
-                if (
-                    hit.chunk.section == OPENING_SECTION
-                    and unit.line == 0
-                    and len(unit.text) < 150
-                    and not unit.text.rstrip().endswith((".", ";", ":", "?", "!", "…"))
-                ):
+                if opening_title(hit.chunk.section, unit.line, unit.text):
                     continue
                 # The document's own title line ("Hướng dẫn nhận thẻ xanh") is no answer.
                 line = fold(unit.text).strip()
