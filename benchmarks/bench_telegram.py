@@ -288,21 +288,30 @@ def process_peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_as_process(
-    args: argparse.Namespace, settings: Settings, fake: FakeTelegram
-) -> dict[str, Any]:
-    """``hocvuso serve telegram`` in its own process, as in production."""
+def server_env(settings: Settings, fake: FakeTelegram, **extra: str) -> dict[str, str]:
+    """The environment of a ``hocvuso serve telegram`` process talking to the fake API.
+
+    The machine's own hocvuso settings are dropped so that only these apply.
+    """
     names = {str(f.alias) for f in Settings.model_fields.values() if f.alias}
     env = {k: v for k, v in os.environ.items() if k not in names}
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=fake.root_url,
-        HOCVUSO_DATA_DIR=str(settings.data_dir),
         HOCVUSO_KNOWLEDGE_DIR=str(settings.knowledge_dir),
         QUIET_HOURS="off",
         HOCVUSO_LOG_LEVEL="WARNING",
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+        **extra,
     )
+    return env
+
+
+def run_as_process(
+    args: argparse.Namespace, settings: Settings, fake: FakeTelegram
+) -> dict[str, Any]:
+    """``hocvuso serve telegram`` in its own process, as in production."""
+    env = server_env(settings, fake, HOCVUSO_DATA_DIR=str(settings.data_dir))
     cwd = settings.data_dir.parent  # no .env from the repository
     log_path = cwd / "serve.log"
     with log_path.open("wb") as log_file:
@@ -410,19 +419,13 @@ def run_workers(
     """N ``hocvuso serve telegram`` webhook workers behind a round-robin "proxy"."""
     import httpx
 
-    names = {str(f.alias) for f in Settings.model_fields.values() if f.alias}
-    base = {k: v for k, v in os.environ.items() if k not in names}
-    base.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake.root_url,
+    base = server_env(
+        settings,
+        fake,
         TELEGRAM_WEBHOOK_URL="https://bot.example.vn/telegram",
         TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
         DATABASE_URL=str(settings.database_url),
         CHROMA_URL=str(settings.chroma_url),
-        HOCVUSO_KNOWLEDGE_DIR=str(settings.knowledge_dir),
-        QUIET_HOURS="off",
-        HOCVUSO_LOG_LEVEL="WARNING",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), base.get("PYTHONPATH")])),
     )
     procs: list[tuple[int, subprocess.Popen[bytes]]] = []
     logs = []
