@@ -69,6 +69,23 @@ def _heading_title(lines: list[str]) -> str:
     return ""
 
 
+def _letterhead_line(line: str, *, numbered: bool) -> bool:
+    """Whether a line naming a body ("Phòng …", "Trung tâm …") is a letterhead.
+
+    A letterhead names the issuer in a short line, in capitals or above the
+    ``Số:`` line. A statute's article title ("Phòng vệ chính đáng") or a
+    regulation's sentence ("Phòng Đào tạo … thông báo …") starts with the
+    same words and is not the issuer: taken as one, its words were treated as
+    naming the document and left out of the ranking of its sentences.
+    """
+    text = line.strip()
+    if len(text) > 80 or text.endswith((".", ":", ";")):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    capitals = sum(c.isupper() for c in letters) / max(1, len(letters))
+    return numbered or capitals >= 0.8
+
+
 def parse_header(text: str, path: Path) -> DocMeta:
     """Extract number, issuer, date and title from the first lines."""
     # The header is in the first lines; long lines are cut so a file of one
@@ -99,7 +116,7 @@ def parse_header(text: str, path: Path) -> DocMeta:
             break
         if f.startswith(("cong hoa", "doc lap")):
             continue
-        if _ISSUER_HINT.match(f):
+        if _ISSUER_HINT.match(f) and _letterhead_line(ln, numbered=m is not None):
             part = re.split(r"\s{2,}|CỘNG|CONG HOA|[DPĐ][oộ]c [1l][aậ]p", ln)[0].strip()
             if part:
                 issuer_lines.append(part)

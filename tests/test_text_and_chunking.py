@@ -171,3 +171,19 @@ def test_table_rows_stay_separate_records() -> None:
     paragraphs = reflow(text)
     assert paragraphs[1].startswith("4.5 |") and "Cuộc thi" not in paragraphs[1]
     assert paragraphs[2].startswith("5 | Tham gia")
+
+
+def test_a_sentence_about_a_department_is_not_the_issuer() -> None:
+    # A statute article titled "Phòng vệ chính đáng" or a regulation whose first
+    # sentence starts "Phòng Đào tạo …" names no issuer: taking it as one made its
+    # words "name the document" and left them out of the ranking of its sentences.
+    article = "Phòng vệ chính đáng\n\n1. Phòng vệ chính đáng là hành vi của người vì bảo vệ quyền."
+    assert parse_header(article, Path("dieu-22.txt")).issuer is None
+    rule = "Phòng Đào tạo Đại học xếp lịch thi và gửi cho các đơn vị tổ chức thi.\n\nNội dung."
+    assert parse_header(rule, Path("lich-thi.txt")).issuer is None
+    letterhead = (
+        "PHÒNG Y TẾ HUYỆN THỌ XUÂN\nSố: 12/KH-PYT\nKẾ HOẠCH\nTriển khai bệnh án điện tử\n"
+    )
+    assert parse_header(letterhead, Path("kh.txt")).issuer == "PHÒNG Y TẾ HUYỆN THỌ XUÂN"
+    above_number = "Phòng Y tế huyện Thọ Xuân\nSố: 12/KH-PYT\nKẾ HOẠCH\nTriển khai\n"
+    assert parse_header(above_number, Path("kh.txt")).issuer == "Phòng Y tế huyện Thọ Xuân"
