@@ -181,9 +181,7 @@ def test_a_sentence_about_a_department_is_not_the_issuer() -> None:
     assert parse_header(article, Path("dieu-22.txt")).issuer is None
     rule = "Phòng Đào tạo Đại học xếp lịch thi và gửi cho các đơn vị tổ chức thi.\n\nNội dung."
     assert parse_header(rule, Path("lich-thi.txt")).issuer is None
-    letterhead = (
-        "PHÒNG Y TẾ HUYỆN THỌ XUÂN\nSố: 12/KH-PYT\nKẾ HOẠCH\nTriển khai bệnh án điện tử\n"
-    )
+    letterhead = "PHÒNG Y TẾ HUYỆN THỌ XUÂN\nSố: 12/KH-PYT\nKẾ HOẠCH\nTriển khai bệnh án điện tử\n"
     assert parse_header(letterhead, Path("kh.txt")).issuer == "PHÒNG Y TẾ HUYỆN THỌ XUÂN"
     above_number = "Phòng Y tế huyện Thọ Xuân\nSố: 12/KH-PYT\nKẾ HOẠCH\nTriển khai\n"
     assert parse_header(above_number, Path("kh.txt")).issuer == "Phòng Y tế huyện Thọ Xuân"
