@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from bot.answering.selection import (
     rank_sentences,
     title_only,
     trailing_intro,
+    within_topic,
 )
 from bot.answering.types import Answer, Source
 from bot.db import Database
@@ -165,7 +167,12 @@ class KnowledgeBase:
                 for r in rows
             ]
             profiles = {d.id: str(d.meta.get("profile") or d.title) for d in docs.values()}
-            self._index = CorpusIndex(chunks, profiles, {d.id: d.kind for d in docs.values()})
+            self._index = CorpusIndex(
+                chunks,
+                profiles,
+                {d.id: d.kind for d in docs.values()},
+                {d.id: d.title for d in docs.values()},
+            )
             self._docs = docs
             self._facts = None
             self._stamp = stamp
@@ -484,6 +491,9 @@ class KnowledgeBase:
             h.chunk.doc_id: index.naming_terms & index.doc_terms.get(h.chunk.doc_id, set())
             for h in retrieval.hits
         }
+        topics = {
+            h.chunk.doc_id: index.topic_terms.get(h.chunk.doc_id, set()) for h in retrieval.hits
+        }
         skip = set(retrieval.other_units_plans)
         lead_ins: dict[str, str] = {}
         for hit in retrieval.hits:
@@ -505,16 +515,20 @@ class KnowledgeBase:
                 own = {t: retrieval.query_terms.get(t, 1.0) for t in uni + bi}
                 own |= {t: w for t, w in expansion_terms(part).items()}
                 weights = own or weights
-            part_ranked = rank_sentences(
+            rank = partial(
+                rank_sentences,
                 retrieval.hits,
                 weights,
                 index.lexical,
                 part,
-                naming,
-                frozenset(skip),
+                skip_docs=frozenset(skip),
                 titles={d: doc.title for d, doc in self._docs.items()},
                 lead_ins=lead_ins,
             )
+            part_ranked = rank(naming=naming)
+            if any(topics.values()):
+                topical = {d: naming[d] | topics.get(d, set()) for d in naming}
+                part_ranked = within_topic(part_ranked, rank(naming=topical))
             if verdict is not None and verdict.mention:
                 part_ranked = [q for q in part_ranked if decide_mod.names_pinned(verdict, q)]
             ranked = ranked or part_ranked

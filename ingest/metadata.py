@@ -69,6 +69,27 @@ def _heading_title(lines: list[str]) -> str:
     return ""
 
 
+_PLAIN_TITLE_START = re.compile(r"^([-+•*–]|\d|[a-zđ]\)|[IVX]+\.)", re.I)
+
+
+def _plain_title(text: str) -> str:
+    """A first line set apart by a blank line, as a statute's article title is.
+
+    "Tội trồng cây thuốc phiện …" above the clauses of its article names the
+    document far better than the file name, and its words are then known to
+    name the document rather than to answer in one of its clauses.
+    """
+    head = text.lstrip("\ufeff").lstrip("\n").split("\n", 2)
+    if len(head) < 3 or head[1].strip() or not head[2].strip():
+        return ""
+    line = head[0].strip()
+    if not 4 <= len(line) <= 150 or line.endswith((".", ";", ":", ",")):
+        return ""
+    if _PLAIN_TITLE_START.match(line) or not any(c.isalpha() for c in line):
+        return ""
+    return line
+
+
 def _letterhead_line(line: str, *, numbered: bool) -> bool:
     """Whether a line naming a body ("Phòng …", "Trung tâm …") is a letterhead.
 
@@ -139,10 +160,24 @@ def parse_header(text: str, path: Path) -> DocMeta:
             meta.title = re.sub(r"\s+", " ", " ".join(parts)).strip(" -")
             break
     if not meta.title:
-        meta.title = _heading_title(lines[:6]) or path.stem.replace("-", " ").replace("_", " ")
+        meta.title = _heading_title(lines[:6])
+    if not meta.title:
+        # An article's title names its topic, not the document: it is not part of the
+        # profile that matches a document by its name (issuer, number, place).
+        topic = _plain_title(text)
+        meta.title = topic or path.stem.replace("-", " ").replace("_", " ")
+        if topic:
+            meta.extra["topic_title"] = True
 
     stem_words = re.sub(r"[-_]+", " ", path.stem)
     meta.profile = " ".join(
-        x for x in (stem_words, meta.issuer or "", meta.number or "", meta.title) if x
+        x
+        for x in (
+            stem_words,
+            meta.issuer or "",
+            meta.number or "",
+            "" if meta.extra.get("topic_title") else meta.title,
+        )
+        if x
     )
     return meta

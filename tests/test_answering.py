@@ -211,6 +211,73 @@ def test_a_plain_text_documents_first_line_is_its_title_not_an_answer() -> None:
     assert "06 tháng" in ranked[0].text
 
 
+STATUTE = {
+    "dieu-247": (
+        "Tội trồng cây thuốc phiện, cây côca, cây cần sa\n\n"
+        "1. Người nào trồng cây thuốc phiện, cây côca, cây cần sa hoặc các loại cây khác có chứa "
+        "chất ma túy đã được giáo dục 02 lần, thì bị phạt tù từ 06 tháng đến 03 năm.\n\n"
+        "2. Phạm tội thuộc một trong các trường hợp sau đây, thì bị phạt tù từ 03 năm đến 07 năm:\n"
+        "a) Có tổ chức;\n"
+        "b) Với số lượng 3.000 cây trở lên;\n"
+        "c) Tái phạm nguy hiểm.\n\n"
+        "3. Người phạm tội còn có thể bị phạt tiền từ 5.000.000 đồng đến 50.000.000 đồng."
+    ),
+    # other articles name the same conditions ("có tổ chức"): they are common words here
+    "dieu-249": (
+        "Tội tàng trữ trái phép chất ma túy\n\n"
+        "1. Người nào tàng trữ trái phép chất ma túy mà không nhằm mục đích mua bán, "
+        "thì bị phạt tù từ 01 năm đến 05 năm.\n\n"
+        "2. Phạm tội thuộc một trong các trường hợp sau đây, thì bị phạt tù từ 05 năm đến 10 năm:\n"
+        "a) Có tổ chức;\n"
+        "b) Phạm tội 02 lần trở lên."
+    ),
+    "dieu-250": (
+        "Tội vận chuyển trái phép chất ma túy\n\n"
+        "1. Người nào vận chuyển trái phép chất ma túy mà không nhằm mục đích sản xuất, "
+        "thì bị phạt tù từ 02 năm đến 07 năm.\n\n"
+        "2. Phạm tội thuộc một trong các trường hợp sau đây, thì bị phạt tù từ 07 năm đến 15 năm:\n"
+        "a) Có tổ chức;\n"
+        "b) Lợi dụng chức vụ, quyền hạn."
+    ),
+    "dieu-251": (
+        "Tội mua bán trái phép chất ma túy\n\n"
+        "1. Người nào mua bán trái phép chất ma túy, thì bị phạt tù từ 02 năm đến 07 năm.\n\n"
+        "2. Phạm tội thuộc một trong các trường hợp sau đây, thì bị phạt tù từ 07 năm đến 15 năm:\n"
+        "a) Có tổ chức;\n"
+        "b) Đối với người dưới 16 tuổi."
+    ),
+    "dieu-22": (
+        "Phòng vệ chính đáng\n\n"
+        "1. Phòng vệ chính đáng là hành vi của người vì bảo vệ quyền hoặc lợi ích chính đáng "
+        "của mình, của người khác mà chống trả lại một cách cần thiết người đang có hành vi "
+        "xâm phạm các lợi ích nói trên."
+    ),
+}
+
+
+def test_the_clause_naming_the_asked_condition_answers(tmp_path: Path) -> None:
+    """An article's title is repeated by its first clause; a question that adds a
+    condition ("có tổ chức") is answered by the clause that names it."""
+    from bot.evaluation import ThrowawayCorpus, strip_marks
+
+    folder = tmp_path / "luat"
+    folder.mkdir()
+    for stem, text in STATUTE.items():
+        (folder / f"{stem}.txt").write_text(text, encoding="utf-8")
+    with ThrowawayCorpus(folder, tmp_path / "cache", progress=False) as corpus:
+        kb = corpus.kb
+        titles = {d.title for d in kb.documents()}
+        assert "Tội trồng cây thuốc phiện, cây côca, cây cần sa" in titles
+        question = "Người trồng cây cần sa có tổ chức thì bị phạt tù từ bao lâu đến bao lâu?"
+        for asked in (question, strip_marks(question)):
+            answer = kb.ask(asked)
+            assert not answer.abstained, asked
+            assert "03 năm đến 07 năm" in answer.text and "Có tổ chức" in answer.text, asked
+        # without a condition, the first clause answers
+        answer = kb.ask("Người trồng cây cần sa bị phạt tù bao lâu?")
+        assert "06 tháng đến 03 năm" in answer.text.split("\n")[0] + answer.text
+
+
 def test_a_list_continued_from_the_previous_passage_keeps_its_introduction() -> None:
     from bot.answering.selection import rank_sentences, trailing_intro
     from bot.retrieval.lexical import LexicalIndex

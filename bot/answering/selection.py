@@ -13,7 +13,7 @@ and bare headings are never an answer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from bot.answering.policy import is_unconfirmed, unconfirmed_subject
@@ -505,6 +505,32 @@ def rank_sentences(
         quotes.extend(scored)
     quotes.sort(key=lambda q: q.score, reverse=True)
     return quotes
+
+
+def within_topic(full: list[Quote], topical: list[Quote]) -> list[Quote]:
+    """Documents compete on every word; inside one, sentences on the words that are not its topic.
+
+    ``topical`` ranks the same sentences with the words of each document's
+    topic title left out. A document keeps the score its best sentence has
+    in ``full`` (leaving its topic out would make the document that the
+    question is about lose to the others); its sentences are ordered by
+    ``topical``, where the clause that names the asked condition beats the
+    first clause that only repeats the topic.
+    """
+    best_full: dict[str, float] = {}
+    for q in full:
+        best_full[q.doc_id] = max(best_full.get(q.doc_id, 0.0), q.score)
+    best_topical: dict[str, float] = {}
+    for q in topical:
+        best_topical[q.doc_id] = max(best_topical.get(q.doc_id, 0.0), q.score)
+    out = [
+        replace(q, score=best_full[q.doc_id] * q.score / best_topical[q.doc_id])
+        for q in topical
+        if best_full.get(q.doc_id) and best_topical[q.doc_id] > 0
+    ]
+    out += [q for q in full if q.doc_id not in best_topical]
+    out.sort(key=lambda q: q.score, reverse=True)
+    return out
 
 
 def _trim(first: str, extra: list[str]) -> list[str]:

@@ -217,9 +217,11 @@ class CorpusIndex:
         chunks: list[IndexedChunk],
         doc_profiles: dict[str, str],
         doc_kinds: dict[str, str] | None = None,
+        doc_titles: dict[str, str] | None = None,
     ) -> None:
         self.chunks = chunks
         self.doc_kinds = doc_kinds or {}
+        self.doc_titles = doc_titles or {}
         self.position = {c.id: i for i, c in enumerate(chunks)}
         self.lexical = LexicalIndex(
             [c.indexed_text for c in chunks], ocr_rows=[c.ocr_like for c in chunks]
@@ -244,6 +246,28 @@ class CorpusIndex:
         # A profile term is "naming" when it singles out a minority of documents.
         self.naming_terms = {t for t, c in counts.items() if c <= max(1, n_docs // 3)}
         self._dense: np.ndarray | None = None
+
+    @cached_property
+    def topic_terms(self) -> dict[str, set[str]]:
+        """Per document, the words of a title that names its topic and not its issuer.
+
+        A statute article's title ("Tội trồng cây cần sa …") is repeated by its
+        first clause, and the later clauses ("2. Phạm tội … có tổ chức") only
+        add conditions: the title's words chose the document and say nothing
+        about which of its clauses answers. Words shared by a third of the
+        titles or more ("tội") are not the topic's.
+        """
+        titled = {
+            d: set(terms(t)) - self.doc_terms.get(d, set())
+            for d, t in self.doc_titles.items()
+            if t and not set(terms(t)) <= self.doc_terms.get(d, set())
+        }
+        counts: dict[str, int] = {}
+        for ts in titled.values():
+            for t in ts:
+                counts[t] = counts.get(t, 0) + 1
+        limit = max(1, len(self.doc_titles) // 3)
+        return {d: {t for t in ts if counts[t] <= limit} for d, ts in titled.items()}
 
     @cached_property
     def profile_terms(self) -> set[str]:
