@@ -535,7 +535,13 @@ class KnowledgeBase:
             by_part.append(part_ranked)
         chosen = choose(by_part)
         if len(chosen) == 1:
-            extra = complement(ranked, chosen[0], retrieval.query_terms, index.lexical)
+            extra = complement(
+                ranked,
+                chosen[0],
+                retrieval.query_terms,
+                index.lexical,
+                frozenset(answer_types(question)),
+            )
             if extra is not None:
                 chosen = sorted([chosen[0], extra], key=lambda q: (q.hit_rank, q.order))
         return ranked, chosen

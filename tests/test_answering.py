@@ -197,6 +197,71 @@ def test_a_condition_named_in_a_later_clause_is_quoted_too() -> None:
     assert complement(ranked, choose([ranked])[0], weights, lexical) is None
 
 
+def test_a_short_condition_after_a_long_description_is_quoted_too() -> None:
+    """The description fills most of the question; the few words of its condition
+    ("làm chết 03 người trở lên") still decide the penalty, and only the later clause
+    has them. Question words no sentence of the article has do not dilute them."""
+    from bot.answering.selection import answer_types, choose, complement, rank_sentences
+    from bot.retrieval.hybrid import query_terms
+    from bot.retrieval.lexical import LexicalIndex
+
+    # each clause is a passage of its own, as the chunker cuts numbered clauses
+    clauses = [
+        "1. Người nào thực hiện việc phá thai trái phép cho người khác thuộc một trong các "
+        "trường hợp sau đây, thì bị phạt cải tạo không giam giữ đến 03 năm hoặc bị phạt tù "
+        "từ 01 năm đến 03 năm:\n"
+        "a) Làm chết người;\n"
+        "b) Gây tổn hại cho sức khỏe của người khác mà tỷ lệ tổn thương cơ thể 61% trở lên.",
+        "2. Phạm tội thuộc một trong các trường hợp sau đây, thì bị phạt tù từ 07 năm đến 15 năm:\n"
+        "a) Làm chết 03 người trở lên;\n"
+        "b) Có tổ chức.",
+    ]
+    hits = [
+        Hit(IndexedChunk(f"c-{n}", "d", text.split(",")[0], text, False), 1.0, 1.0, 0.5)
+        for n, text in enumerate(clauses)
+    ]
+    question = (
+        "Người thực hiện việc phá thai trái phép cho người khác dẫn đến làm chết 03 người "
+        "trở lên thì bị phạt tù từ bao lâu đến bao lâu?"
+    )
+    others = [
+        "Người nào gây tổn hại cho sức khỏe của người khác thì bị phạt tù.",
+        "Phạm tội có tổ chức thì bị phạt tù từ 02 năm đến 07 năm.",
+        "Người nào làm chết người thì bị phạt tù từ 12 năm đến 20 năm.",
+        "Người khác thực hiện việc vận chuyển trái phép thì bị phạt cải tạo không giam giữ.",
+    ]
+    lexical = LexicalIndex([*clauses, *others])
+    uni, bi = query_terms(question)
+    weights = {t: 1.0 for t in uni + bi}
+    ranked = rank_sentences(hits, weights, lexical, question)
+    first = choose([ranked])[0]
+    assert "07 năm đến 15 năm" not in first.full  # the description wins the first place
+    wanted = frozenset(answer_types(question))
+    second = complement(ranked, first, weights, lexical, wanted)
+    blocks = first.full + "\n" + (second.full if second else "")
+    assert "07 năm đến 15 năm" in blocks and "03 người trở lên" in blocks
+
+
+def test_a_second_block_carries_the_kind_of_fact_asked() -> None:
+    """ "… đạt bao nhiêu %": a sentence that only repeats "mục tiêu" is no second answer."""
+    from bot.answering.selection import answer_types, choose, complement, rank_sentences
+    from bot.retrieval.hybrid import query_terms
+    from bot.retrieval.lexical import LexicalIndex
+
+    plan = (
+        "Tổ chức xây dựng kế hoạch triển khai thực hiện; hoàn thành tốt các mục tiêu đã nêu.\n"
+        "Phấn đấu tỷ lệ viên chức có kỹ năng số năm 2025 đạt 90%, năm 2026 đạt 100%."
+    )
+    question = "TTYT Ngọc Lặc đặt mục tiêu năm 2026 đạt bao nhiêu %"
+    lexical = LexicalIndex([plan, "Kế hoạch khác.", "Báo cáo định kỳ.", "Chỉ tiêu khác."])
+    uni, bi = query_terms(question)
+    weights = {t: 1.0 for t in uni + bi}
+    ranked = rank_sentences([_hit(plan)], weights, lexical, question)
+    first = choose([ranked])[0]
+    assert "100%" in first.full
+    assert complement(ranked, first, weights, lexical, frozenset(answer_types(question))) is None
+
+
 def test_a_plain_text_documents_first_line_is_its_title_not_an_answer() -> None:
     from bot.answering.selection import rank_sentences
     from bot.retrieval.lexical import LexicalIndex

@@ -582,12 +582,16 @@ def choose(
     return chosen
 
 
-COMPLEMENT_MISSING = 0.25  # share of the question's weight the first quote must lack
+COMPLEMENT_MISSING = 0.1  # share of the weight the document could bring that the first quote lacks
 COMPLEMENT_FOUND = 0.5  # share of that missing weight a second sentence must bring
 
 
 def complement(
-    ranked: list[Quote], first: Quote, weights: dict[str, float], lexical: LexicalIndex
+    ranked: list[Quote],
+    first: Quote,
+    weights: dict[str, float],
+    lexical: LexicalIndex,
+    wanted: frozenset[AnswerType] = frozenset(),
 ) -> Quote | None:
     """A sentence of the same document that has what the first quote lacks, if one does.
 
@@ -597,6 +601,11 @@ def complement(
     năm:") has the answer, often in the article's next passage. Both are quoted,
     first the passage retrieval ranked higher.
     """
+    same_doc = [q for q in ranked if q.doc_id == first.doc_id]
+    # A question word no sentence of the document has (a word pair across a phrase
+    # boundary, "bao lâu") can be brought by no second sentence: it does not count.
+    in_doc = set().union(*(terms(content_of(q.full)) for q in same_doc)) if same_doc else set()
+    weights = {t: w for t, w in weights.items() if t in in_doc}
     total = sum(_term_weight(t, w, lexical) for t, w in weights.items())
     have = set(terms(content_of(first.full)))
     missing = {t: w for t, w in weights.items() if t not in have}
@@ -604,14 +613,13 @@ def complement(
     if total <= 0 or missing_weight < COMPLEMENT_MISSING * total:
         return None
     best, best_found = None, 0.0
-    for quote in ranked:
-        if quote.doc_id != first.doc_id or (quote.hit_rank, quote.order) == (
-            first.hit_rank,
-            first.order,
-        ):
+    for quote in same_doc:
+        if (quote.hit_rank, quote.order) == (first.hit_rank, first.order):
             continue
         if quote.text == first.text and quote.extra == first.extra:
             continue
+        if any(not has_type(quote.full, k) for k in wanted & {AnswerType.DATE, AnswerType.NUMBER}):
+            continue  # the second block answers what is asked too, or it is not quoted
         present = set(terms(content_of(quote.full)))
         found = sum(_term_weight(t, w, lexical) for t, w in missing.items() if t in present)
         if found >= COMPLEMENT_FOUND * missing_weight and found > best_found:
