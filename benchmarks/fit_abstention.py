@@ -104,6 +104,7 @@ def collect(limit: int | None, out: Path) -> None:
                         for kind, hidden in cases:
                             kb.exclude_docs = hidden
                             retrieval = kb.retrieve(question)
+                            _, facts = kb._visible()  # the corpus without the hidden document
                             values = evidence(question, retrieval, facts)
                             pinned = decide(question, retrieval, facts, PERMISSIVE)
                             row = {

@@ -101,6 +101,9 @@ class KnowledgeBase:
         self._lock = threading.RLock()
         self._generative: GenerativeAnswerer | None = None
         self._facts: CorpusFacts | None = None
+        self._hidden_view: tuple[CorpusIndex, frozenset[str], CorpusIndex, CorpusFacts] | None = (
+            None
+        )
         # Today's date for "this deadline has passed" notes (tests inject a fixed day).
         self.clock: Callable[[], date] = date.today
         # Documents hidden from retrieval (``eval --near-miss`` sets it per question).
@@ -420,8 +423,24 @@ class KnowledgeBase:
         return info
 
     # -- answering ----------------------------------------------------------------------
+    def _visible(self) -> tuple[CorpusIndex, CorpusFacts]:
+        """The index and the decision's facts, without the documents ``exclude_docs`` hides."""
+        index, facts = self._load_index(), self._corpus_facts()
+        hidden = self.exclude_docs
+        if not hidden:
+            return index, facts
+        with self._lock:
+            cached = self._hidden_view
+            if cached is not None and cached[0] is index and cached[1] == hidden:
+                return cached[2], cached[3]
+            view = index.without(hidden)
+            docs = {d: f for d, f in facts.docs.items() if d not in hidden}
+            view_facts = CorpusFacts(docs, view.lexical, view.position, view.doc_terms)
+            self._hidden_view = (index, hidden, view, view_facts)
+            return view, view_facts
+
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
-        index = self._load_index()
+        index, _ = self._visible()
         retriever = HybridRetriever(index, self.embedder, self.vectors if index.chunks else None)
         found = retriever.search(question, k or self.settings.top_k, exclude_docs=self.exclude_docs)
         found.hits = self._headed(found.hits, index)
@@ -571,7 +590,7 @@ class KnowledgeBase:
             return done(early.message, True, [], early.reason)
         retrieval = self.retrieve(asked)
         sources = [self._source(h) for h in retrieval.hits]
-        facts = self._corpus_facts()
+        _, facts = self._visible()
         verdict = decide_mod.decide(asked, retrieval, facts)
         if not verdict.answer and verdict.neighbour is None:
             return done(verdict.message, True, sources, verdict.reason)

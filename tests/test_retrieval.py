@@ -170,3 +170,23 @@ def test_eval_corpus_command_scores_a_folder_with_a_cache(
     assert main([*args, "--near-miss", "--no-strip"]) == 0
     out = capsys.readouterr().out
     assert "near-misses (gold document hidden)" in out and "refused" in out
+
+
+def test_a_near_miss_sees_the_corpus_without_its_gold_document(corpus: Any) -> None:
+    """Asked with its gold document removed, a question's own words are unknown words:
+    the simulation must not keep the removed document's statistics."""
+    kb = corpus.kb
+    gold = next(d.doc_id for d in kb.documents() if d.path.endswith("quy-che-hoc-phi.txt"))
+    _, facts = kb._visible()
+    assert facts.lexical.known("hoc_phi") and gold in facts.docs
+    kb.exclude_docs = frozenset({gold})
+    try:
+        _, hidden = kb._visible()
+        assert not hidden.lexical.known("hoc_phi") and gold not in hidden.docs
+        assert hidden.lexical.known("tiem_chung")
+        assert abs(hidden.lexical.idf("hoc_phi") - hidden.lexical.max_idf) < 1e-5
+        answer = kb.ask("Sinh viên phải nộp học phí chậm nhất khi nào?")
+        assert answer.abstained and all("hoc-phi" not in s.path for s in answer.sources)
+    finally:
+        kb.exclude_docs = frozenset()
+    assert kb._visible()[1].lexical.known("hoc_phi")

@@ -94,8 +94,9 @@ HEADING_SHARE = 0.5  # a question word found only in the heading counts this muc
 ASKING_HEADING = 1.3
 RANK_PRIOR = 0.1  # each rank down the retrieval list costs this share of a sentence's score
 # A sentence from another document than the best passage's must be clearly better to win:
-# the question chose that document (its unit, its number) through retrieval.
-OTHER_DOC = 0.25  # measured 0.6/0.4/0.25/0.1/0: ALQAC+ViRHE hit@1 best from 0.25 to 0.1, seeds unchanged
+# the question chose that document (its unit, its number) through retrieval. Measured
+# 0.6/0.4/0.25/0.1/0: ALQAC and ViRHE hit@1 best from 0.25 to 0.1, seeds unchanged.
+OTHER_DOC = 0.25
 # An item is read with the line that introduces its list ("…thì bị phạt tù từ 07 năm
 # đến 15 năm:" over "a) Làm chết 03 người trở lên"); among items sharing one
 # introduction, the question words an item has itself weigh this much more.

@@ -11,6 +11,7 @@ boost that document, instead of letting its letterhead win the passage race.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -246,6 +247,32 @@ class CorpusIndex:
         # A profile term is "naming" when it singles out a minority of documents.
         self.naming_terms = {t for t, c in counts.items() if c <= max(1, n_docs // 3)}
         self._dense: np.ndarray | None = None
+
+    def without(self, hidden: frozenset[str]) -> CorpusIndex:
+        """This corpus as if the ``hidden`` documents had never been ingested.
+
+        Near-miss evaluation asks a question with its gold document removed;
+        the decision must then see the corpus's statistics without it (its
+        words unknown, its profile gone), or the simulated near-miss looks
+        more answerable than a real one. Retrieval still leaves the hidden
+        rows out by ``exclude_docs``.
+        """
+        if not hidden:
+            return self
+        for shared in ("restorer", "doc_row", "marked_lexical", "doc_lexical"):
+            getattr(self, shared)  # built once on the whole corpus, shared by every view
+        view = copy.copy(self)
+        rows = np.isin(self.doc_ids, list(hidden))
+        view.lexical = self.lexical.without(rows)
+        view.marked_lexical = self.marked_lexical.without(rows)
+        view.doc_lexical = self.doc_lexical.without(np.isin(self.doc_order, list(hidden)))
+        view.doc_terms = {d: t for d, t in self.doc_terms.items() if d not in hidden}
+        view.doc_profiles = {d: t for d, t in self.doc_profiles.items() if d not in hidden}
+        view.raw_profiles = {d: t for d, t in self.raw_profiles.items() if d not in hidden}
+        view.doc_titles = {d: t for d, t in self.doc_titles.items() if d not in hidden}
+        for name in ("topic_terms", "profile_terms", "docs_by_term"):
+            view.__dict__.pop(name, None)
+        return view
 
     @cached_property
     def topic_terms(self) -> dict[str, set[str]]:

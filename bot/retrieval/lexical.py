@@ -8,6 +8,7 @@ rebuilt from the chunk store in about a second per 10,000 chunks.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import re
@@ -140,7 +141,26 @@ class LexicalIndex:
         return float(self.idf_values[col]) if col is not None else self.max_idf
 
     def known(self, term: str) -> bool:
-        return term in self.vocab
+        col = self.vocab.get(term)
+        return col is not None and bool(self.df[col] > 0)
+
+    def without(self, hidden_rows: np.ndarray) -> LexicalIndex:
+        """The statistics as if ``hidden_rows`` had never been indexed.
+
+        A near-miss is a question asked of the corpus without its gold
+        document: the words only that document had are unknown words then,
+        and every IDF is counted without it. Scores keep the indexed weights;
+        callers leave the hidden rows out of the candidates themselves.
+        """
+        if not hidden_rows.any():
+            return self
+        view = copy.copy(self)
+        hidden_df = np.asarray((self._rows[hidden_rows] > 0).sum(axis=0)).ravel()
+        view.size = self.size - int(hidden_rows.sum())
+        view.df = (self.df - hidden_df).astype(np.float32)
+        view.idf_values = np.log1p((view.size - view.df + 0.5) / (view.df + 0.5)).astype(np.float32)
+        view.max_idf = float(math.log1p((view.size + 0.5) / 0.5)) if view.size else 1.0
+        return view
 
     def scores(self, weighted_terms: dict[str, float]) -> np.ndarray:
         """BM25 score of every chunk for the weighted query terms."""
