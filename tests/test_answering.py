@@ -57,6 +57,11 @@ def test_prescribing_rules_are_in_scope_but_a_patient_dose_is_not() -> None:
     assert is_clinical("uống paracetamol bao nhiêu mg một lần")
     refusal = screen("tiem insulin may lan mot ngay")
     assert refusal is not None and refusal.reason == "clinical"
+    assert is_clinical("uong 2 vien truoc khi ngu duoc khong")
+    # "bởi giảng viên" folds to "boi giang vien": no ointment, no tablet
+    assert not is_clinical(
+        "Điều kiện của giảng viên phải được đáp ứng bởi giảng viên hướng dẫn sinh viên thực tập?"
+    )
 
 
 def test_pinned_details_are_read_from_the_question() -> None:

@@ -25,7 +25,10 @@ _CLINICAL = [
         r"\b(thuoc|khang sinh) (gi|nao) (de|cho|tri|chua)\b",
         r"\bnen (uong|dung) thuoc\b",
         r"\bbao nhieu (mg|mcg|ml|vien|gam|ong)\b",
-        r"\b(uong|tiem|truyen|ngam|boi|nho)\b.{0,40}\b(mg|mcg|ml|vien|lan (mot|moi|1) ngay|lan/ngay)\b",
+        # a counted dose: "viên" alone is also "giảng viên", and folded "bởi" reads as "bôi"
+        r"\b(uong|tiem|truyen|ngam|boi|nho)\b.{0,40}"
+        r"(\b\d+(?:[.,]\d+)?\s?|\b(?:may|bao nhieu|mot|hai|ba|nua) )(mg|mcg|ml|vien)\b",
+        r"\b(uong|tiem|truyen|ngam|boi|nho)\b.{0,40}\b(lan (mot|moi|1) ngay|lan/ngay)\b",
         r"\b(dieu tri|chua|tri)\b.{0,50}\bthuoc\b",
         r"\bthuoc (gi|nao)\b",
         r"\b(chan doan|xu tri|so cuu|cap cuu) (benh|nguoi benh|benh nhan|ca)\b",
