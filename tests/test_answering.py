@@ -121,10 +121,17 @@ def test_a_label_keeps_its_content_and_headings_are_not_answers() -> None:
         "Số: 2948/KH-SYT",
         "Bắc Ninh, ngày 05 tháng 6 năm 2026",
         "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "UBND TỈNH BẮC NINH CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",  # one OCR line
         "Bệnh viện phải kê đơn điện tử từ khi nào?",
     ):
         assert is_heading_like(heading, set()), heading
     assert not is_heading_like("2. Thời gian thực hiện: Từ ngày 01 tháng 10 năm 2024.", set())
+    # a clause about the country is content, not the motto of a letterhead
+    assert not is_heading_like(
+        "1. Người nào điều khiển tàu bay vào hoặc ra khỏi Việt Nam mà vi phạm các quy định về "
+        "hàng không của nước Cộng hòa xã hội chủ nghĩa Việt Nam, thì bị phạt tiền.",
+        set(),
+    )
 
 
 ARTICLE = (

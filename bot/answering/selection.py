@@ -109,8 +109,12 @@ _BARE_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-zđ])[.)]$")
 _NUMBERED_HEADING = re.compile(r"^\s*(?:[IVXLC]+|\d+(?:\.\d+)*|[a-zđ])[.)]\s+\S")
 _LETTERHEAD = re.compile(
     r"^(so|s6)\s*[:.]?\s*\d+\s*/|,\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$|"
-    r"\bdoc lap\s*-\s*tu do\b|\bcong hoa xa hoi\b|^kinh gui\b|^noi nhan\b"
+    r"\bdoc lap\s*-\s*tu do\b|^kinh gui\b|^noi nhan\b"
 )
+# The national motto heads a letterhead, alone or beside the issuer on one OCR line; a
+# sentence about "nước Cộng hòa xã hội chủ nghĩa Việt Nam" is content.
+_MOTTO = re.compile(r"(?<!nuoc )\bcong hoa xa hoi\b")
+MOTTO_LINE_CHARS = 110
 # "Ngọc Lặc, ngày 20 tháng 6 năm 2025": a letterhead line, yet the answer to "ban hành ngày nào?"
 _PLACE_DATE = re.compile(r",\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$")
 _PLACE_DATE_TEXT = re.compile(
@@ -222,7 +226,7 @@ def is_heading_like(sentence: str, headings: set[str], issue_date: bool = False)
     if not text or text.endswith("?") or text in headings or is_title(text):
         return True
     folded = fold(text)
-    if _LETTERHEAD.search(folded):
+    if _LETTERHEAD.search(folded) or (len(folded) <= MOTTO_LINE_CHARS and _MOTTO.search(folded)):
         return not (issue_date and _PLACE_DATE.search(folded))
     return bool(
         _NUMBERED_HEADING.match(text) and len(text) < 70 and not re.search(r"[.;:,]", text[3:])
