@@ -126,6 +126,10 @@ def test_a_label_keeps_its_content_and_headings_are_not_answers() -> None:
     ):
         assert is_heading_like(heading, set()), heading
     assert not is_heading_like("2. Thời gian thực hiện: Từ ngày 01 tháng 10 năm 2024.", set())
+    # a short clause the chunker made its passage's heading still states something
+    clause = "1. Luật này có hiệu lực thi hành từ ngày 01 tháng 01 năm 2019."
+    assert not is_heading_like(clause, {clause})
+    assert is_heading_like("3. Nội dung định hướng", {"3. Nội dung định hướng"})
     # a clause about the country is content, not the motto of a letterhead
     assert not is_heading_like(
         "1. Người nào điều khiển tàu bay vào hoặc ra khỏi Việt Nam mà vi phạm các quy định về "

@@ -223,7 +223,10 @@ def is_heading_like(sentence: str, headings: set[str], issue_date: bool = False)
     định hướng"); a numbered line with content after a colon is content.
     """
     text = sentence.strip()
-    if not text or text.endswith("?") or text in headings or is_title(text):
+    # A short clause the chunker took for its passage's heading ("1. Luật này có hiệu lực
+    # thi hành từ ngày 01 tháng 01 năm 2019.") is still a sentence that states something.
+    stated = text.endswith((".", ";")) and len(text.split()) >= 5
+    if not text or text.endswith("?") or (text in headings and not stated) or is_title(text):
         return True
     folded = fold(text)
     if _LETTERHEAD.search(folded) or (len(folded) <= MOTTO_LINE_CHARS and _MOTTO.search(folded)):
