@@ -383,6 +383,42 @@ def test_a_list_continued_from_the_previous_passage_keeps_its_introduction() -> 
     assert ranked[0].text.startswith("1. Trường hợp") and "sáu mươi phút" in ranked[0].extra[-1]
 
 
+def test_the_item_asked_is_found_in_a_list_split_over_two_passages() -> None:
+    """The introduction names every item ("một năm, nửa năm, một tháng …"); the item
+    quoted is the one the question names, in whichever passage it is."""
+    from bot.answering.selection import rank_sentences, trailing_intro
+    from bot.retrieval.hybrid import query_terms
+    from bot.retrieval.lexical import LexicalIndex
+
+    before = (
+        "1. Trường hợp các bên thỏa thuận thời hạn là một năm, nửa năm, một tháng, nửa tháng, "
+        "một ngày mà khoảng thời gian diễn ra không liền nhau thì thời hạn được tính như sau:\n"
+        "a) Một năm là ba trăm sáu mươi lăm ngày;"
+    )
+    after = (
+        "b) Nửa năm là sáu tháng;\nc) Một tháng là ba mươi ngày;\n"
+        "d) Nửa tháng là mười lăm ngày;\nđ) Một ngày là hai mươi tư giờ;"
+    )
+    lexical = LexicalIndex([before, after, "Quy định chung.", "Điều khác về hợp đồng."])
+    hits = [
+        Hit(IndexedChunk("c-1", "d", "1. Trường hợp…", before, False), 1.0, 1.0, 0.5),
+        Hit(IndexedChunk("c-2", "d", "1. Trường hợp…", after, False), 0.9, 0.9, 0.5),
+    ]
+    for question, item in (
+        ("Khoảng thời gian không liền nhau thì một tháng được tính là bao nhiêu?", "ba mươi"),
+        ("Khoảng thời gian không liền nhau thì nửa tháng được tính là bao nhiêu?", "mười lăm"),
+    ):
+        uni, bi = query_terms(question)
+        ranked = rank_sentences(
+            hits,
+            {t: 1.0 for t in uni + bi},
+            lexical,
+            question,
+            lead_ins={"c-2": trailing_intro(before) or ""},
+        )
+        assert item in ranked[0].full, (question, ranked[0].full)
+
+
 def test_a_title_alone_is_not_a_passage_to_quote() -> None:
     from bot.answering.selection import title_only
     from bot.text import OPENING_SECTION

@@ -144,6 +144,10 @@ class Quote:
     score: float
     doc_id: str = ""
     extra: list[str] = field(default_factory=list)
+    # An item read with its list's introduction: its own question words and the sibling
+    # share its score got, so that a list split over two passages is compared whole.
+    item_own: float = 0.0
+    share: float = 1.0
 
     @property
     def full(self) -> str:
@@ -405,6 +409,10 @@ def rank_sentences(
     that introduced the list in the passage before it.
     """
     wanted = answer_types(question)
+    # Siblings of a list share their introduction and often all but one word: "một tháng"
+    # and "nửa tháng" differ by a word retrieval ignores, so the question's own word pairs
+    # tell them apart.
+    phrasing = {t: 1.0 for t in terms(question) if "_" in t and t not in weights}
     issue_date = asks_issue_date(question)
     quotes: list[Quote] = []
     lead = next((h.chunk.doc_id for h in hits[:depth] if h.chunk.doc_id not in skip_docs), None)
@@ -482,12 +490,16 @@ def rank_sentences(
                         else _list_items(all_units, -1)
                     )
                     by_item = {
-                        i: sentence_score(all_units[i].text, hit.chunk.section, use, lexical)
+                        i: sentence_score(
+                            all_units[i].text, hit.chunk.section, use | phrasing, lexical
+                        )
                         for i in members
                     }
-                    score *= _sibling_share(
-                        by_item.get(unit.index, 0.0), max(by_item.values(), default=0.0)
-                    )
+                    item_own = by_item.get(unit.index, 0.0)
+                    share = _sibling_share(item_own, max(by_item.values(), default=0.0))
+                    score *= share
+                else:
+                    item_own, share = 0.0, 1.0
                 if dated_line:
                     score *= 2.0  # the document's own date line answers "ban hành ngày nào?"
                     found = _PLACE_DATE_TEXT.search(unit.text)
@@ -506,13 +518,34 @@ def rank_sentences(
                         prior * score / length_penalty,
                         hit.chunk.doc_id,
                         extra,
+                        item_own if extra else 0.0,
+                        share,
                     )
                 )
             if scored:
                 break
         quotes.extend(scored)
+    _share_across_passages(quotes)
     quotes.sort(key=lambda q: q.score, reverse=True)
     return quotes
+
+
+def _share_across_passages(quotes: list[Quote]) -> None:
+    """Items of one list, in two passages, are told apart by their own words.
+
+    "1. … một năm, nửa năm, một giờ … được tính như sau: a) Một năm là …" and the
+    next passage's "e) Một giờ là sáu mươi phút" share the introduction; the
+    sibling share computed inside each passage made both their list's best.
+    """
+    best: dict[tuple[str, str], float] = {}
+    for q in quotes:
+        if q.extra:
+            key = (q.doc_id, q.text)
+            best[key] = max(best.get(key, 0.0), q.item_own)
+    for q in quotes:
+        top = best.get((q.doc_id, q.text), 0.0) if q.extra else 0.0
+        if top > 0 and q.share > 0:
+            q.score = q.score / q.share * _sibling_share(q.item_own, top)
 
 
 def within_topic(full: list[Quote], topical: list[Quote]) -> list[Quote]:
