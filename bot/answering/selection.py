@@ -18,8 +18,8 @@ from enum import Enum
 
 from bot.answering.policy import is_unconfirmed, unconfirmed_subject
 from bot.retrieval.hybrid import Hit
-from bot.retrieval.lexical import LexicalIndex
-from bot.text import OPENING_SECTION, fold, split_sentences, terms
+from bot.retrieval.lexical import LexicalIndex, marked_terms
+from bot.text import OPENING_SECTION, fold, has_diacritics, split_sentences, terms
 
 
 class AnswerType(Enum):
@@ -146,7 +146,7 @@ class Quote:
     extra: list[str] = field(default_factory=list)
     # An item read with its list's introduction: its own question words and the sibling
     # share its score got, so that a list split over two passages is compared whole.
-    item_own: float = 0.0
+    item_own: float | None = None
     share: float = 1.0
 
     @property
@@ -413,6 +413,7 @@ def rank_sentences(
     # and "nửa tháng" differ by a word retrieval ignores, so the question's own word pairs
     # tell them apart.
     phrasing = {t: 1.0 for t in terms(question) if "_" in t and t not in weights}
+    asked_marked = set(marked_terms(question)) if has_diacritics(question) else None
     issue_date = asks_issue_date(question)
     quotes: list[Quote] = []
     lead = next((h.chunk.doc_id for h in hits[:depth] if h.chunk.doc_id not in skip_docs), None)
@@ -490,16 +491,18 @@ def rank_sentences(
                         else _list_items(all_units, -1)
                     )
                     by_item = {
-                        i: sentence_score(
-                            all_units[i].text, hit.chunk.section, use | phrasing, lexical
-                        )
+                        i: _item_score(all_units[i].text, use | phrasing, lexical, asked_marked)
                         for i in members
                     }
                     item_own = by_item.get(unit.index, 0.0)
                     share = _sibling_share(item_own, max(by_item.values(), default=0.0))
                     score *= share
+                elif unit.label and extra and _ITEM.match(extra[0]) and not listy:
+                    # a list's introduction read with its first item is that item's quote
+                    item_own = _item_score(extra[0], use | phrasing, lexical, asked_marked)
+                    share = 1.0
                 else:
-                    item_own, share = 0.0, 1.0
+                    item_own, share = None, 1.0
                 if dated_line:
                     score *= 2.0  # the document's own date line answers "ban hành ngày nào?"
                     found = _PLACE_DATE_TEXT.search(unit.text)
@@ -518,7 +521,7 @@ def rank_sentences(
                         prior * score / length_penalty,
                         hit.chunk.doc_id,
                         extra,
-                        item_own if extra else 0.0,
+                        item_own,
                         share,
                     )
                 )
@@ -530,6 +533,21 @@ def rank_sentences(
     return quotes
 
 
+def _item_score(
+    text: str, weights: dict[str, float], lexical: LexicalIndex, asked_marked: set[str] | None
+) -> float:
+    """An item's own question words; with the marks the question was typed with, if any.
+
+    Siblings differ by a word or two, and folding merges words ("cố ý" and "có",
+    "đâu" and "đấu"): typed marks tell them apart.
+    """
+    if asked_marked is None:
+        present = set(terms(content_of(text)))
+    else:
+        present = {fold(t) for t in marked_terms(content_of(text)) if t in asked_marked}
+    return sum(_term_weight(t, w, lexical) for t, w in weights.items() if t in present)
+
+
 def _share_across_passages(quotes: list[Quote]) -> None:
     """Items of one list, in two passages, are told apart by their own words.
 
@@ -539,12 +557,14 @@ def _share_across_passages(quotes: list[Quote]) -> None:
     """
     best: dict[tuple[str, str], float] = {}
     for q in quotes:
-        if q.extra:
+        if q.item_own is not None:
             key = (q.doc_id, q.text)
             best[key] = max(best.get(key, 0.0), q.item_own)
     for q in quotes:
-        top = best.get((q.doc_id, q.text), 0.0) if q.extra else 0.0
-        if top > 0 and q.share > 0:
+        if q.item_own is None or q.share <= 0:
+            continue
+        top = best.get((q.doc_id, q.text), 0.0)
+        if top > 0:
             q.score = q.score / q.share * _sibling_share(q.item_own, top)
 
 
