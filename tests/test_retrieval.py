@@ -190,3 +190,21 @@ def test_a_near_miss_sees_the_corpus_without_its_gold_document(corpus: Any) -> N
     finally:
         kb.exclude_docs = frozenset()
     assert kb._visible()[1].lexical.known("hoc_phi")
+
+
+def test_a_word_pair_across_a_comma_is_not_a_phrase_the_documents_miss(corpus: Any) -> None:
+    """ "Theo Quy chế 2024, sinh viên …": "2024 sinh" is no phrase of the question, and
+    as a pair no document has it must not lower the question's coverage."""
+    from bot.retrieval.hybrid import broken_pairs
+
+    assert broken_pairs("Theo Bộ luật Dân sự 2015, vật chính được hiểu như thế nào?") == {
+        "2015_vat"
+    }
+    assert broken_pairs("hết ngày 31/12/2022 và 5.000.000 đồng") == set()
+    plain = corpus.kb.retrieve("Sinh viên phải nộp học phí chậm nhất khi nào?")
+    framed = corpus.kb.retrieve(
+        "Theo quy chế năm 2024, sinh viên phải nộp học phí chậm nhất khi nào?"
+    )
+    assert framed.hits[0].chunk.doc_id == plain.hits[0].chunk.doc_id
+    # the framing adds its own words ("quy chế", "2024"), never the pair "2024 sinh"
+    assert "2024_sinh" not in {t for h in framed.hits for t in h.unmatched}

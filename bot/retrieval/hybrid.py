@@ -200,6 +200,18 @@ def name_bigrams(question: str) -> list[str]:
     return out
 
 
+# A comma, colon or bracket ends a phrase: "Theo Bộ luật Dân sự 2015, vật chính …" has no
+# word pair "2015 vật".
+_PHRASE_BREAK = re.compile(r"[,;:!?()\[\]“”\"]\s*|\.\s+|\s[-–]\s")
+
+
+def broken_pairs(question: str) -> set[str]:
+    """Word pairs of the question that span a phrase break ("2015_vat" in "2015, vật")."""
+    _, whole = _content_terms(question)
+    inside = {t for phrase in _PHRASE_BREAK.split(question) for t in _content_terms(phrase)[1]}
+    return set(whole) - inside
+
+
 def query_terms(question: str) -> tuple[list[str], list[str]]:
     """Content unigrams and bigrams of a question (pairs with a stopword dropped)."""
     return _content_terms(question)
@@ -569,7 +581,8 @@ class HybridRetriever:
         named_plans = self._named_plans(question)
         coverage = self._coverage(
             uni,
-            bi,
+            # a pair across a comma that no document has is no phrase the documents miss
+            [t for t in bi if idx.lexical.known(t) or t not in broken_pairs(question)],
             variants,
             hits,
             name_bigrams(question),
