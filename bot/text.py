@@ -77,6 +77,11 @@ def _repair_ocr_token(token: str) -> list[str]:
     return [token]
 
 
+# Both spellings are correct Vietnamese ("lí do" / "lý do", "kĩ năng" / "kỹ năng",
+# "tử sĩ" / "tử sỹ", "quí" / "quý"): folded, they are read as one syllable.
+_I_Y = {"hi": "hy", "ki": "ky", "li": "ly", "mi": "my", "si": "sy", "ti": "ty", "qui": "quy"}
+
+
 def tokens(text: str) -> list[str]:
     """Folded syllable tokens, with common OCR damage repaired.
 
@@ -85,7 +90,7 @@ def tokens(text: str) -> list[str]:
     folded = fold(text.translate(_OCR_CHAR_MAP))
     out: list[str] = []
     for raw in _TOKEN_RE.findall(folded):
-        out.extend(_repair_ocr_token(raw))
+        out.extend(_I_Y.get(t, t) for t in _repair_ocr_token(raw))
     return out
 
 

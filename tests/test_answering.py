@@ -607,3 +607,8 @@ def test_unanswerable_seed_and_guide_questions_are_refused(services: Services) -
         if item.get("unanswerable"):
             assert services.kb.ask(item["question"]).abstained, item["id"]
             assert services.kb.ask(fold(item["question"])).abstained, item["id"]
+
+
+def test_a_unit_name_is_pinned_in_the_spelling_passages_are_read_in() -> None:
+    unit = next(p for p in pins("TTYT Kì Sơn có kế hoạch năm 2025 không") if p.kind == "unit")
+    assert unit.value == "ky son" and unit.shown == "TTYT Kì Sơn"

@@ -185,3 +185,12 @@ def test_a_sentence_about_a_department_is_not_the_issuer() -> None:
     assert parse_header(letterhead, Path("kh.txt")).issuer == "PHÒNG Y TẾ HUYỆN THỌ XUÂN"
     above_number = "Phòng Y tế huyện Thọ Xuân\nSố: 12/KH-PYT\nKẾ HOẠCH\nTriển khai\n"
     assert parse_header(above_number, Path("kh.txt")).issuer == "Phòng Y tế huyện Thọ Xuân"
+
+
+def test_both_spellings_of_i_and_y_read_the_same() -> None:
+    # "lí do" / "lý do", "kĩ năng" / "kỹ năng", "tử sĩ" / "tử sỹ": both are correct Vietnamese
+    assert terms("lí do") == terms("lý do") == terms("li do")
+    assert terms("kĩ năng số") == terms("kỹ năng số") == terms("ki nang so")
+    assert terms("tử sĩ") == terms("tử sỹ")
+    assert terms("quí I") == terms("quý I")
+    assert terms("ít nhất") == ["it", "nhat", "it_nhat"]  # only whole syllables change

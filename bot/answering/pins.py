@@ -12,9 +12,9 @@ does not answer "năm 2027"); a legal article with no date does not fail
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.text import fold
+from bot.text import fold, tokens
 
 # Provinces and centrally-run cities, before and after the 2025 merger (folded).
 PROVINCES = frozenset(
@@ -132,6 +132,8 @@ def pins(question: str) -> list[Pin]:
         if place and not any(p.value == place for p in out):
             end = m.start(1) + len(place)
             out.append(Pin("unit", place, _shown(question, folded, m.start(), end)))
+    # unit names are compared with passages read as tokens ("Kì Sơn" is "ky son" there)
+    out = [replace(p, value=" ".join(tokens(p.value))) if p.kind == "unit" else p for p in out]
     seen: set[tuple[str, str]] = set()
     unique = []
     for p in out:
