@@ -106,6 +106,9 @@ def terms(text: str) -> list[str]:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"“(]?[A-ZÀ-Ỹ0-9ĐÂĂÊÔƠƯ\-+•])")
+# "P. ĐTĐH", "TP. Hồ Chí Minh", "ThS. Nguyễn Văn A": an initial or a title before a name
+# ends no sentence.
+_ABBREVIATION_END = re.compile(r"(?:^|[\s(])(?:[A-ZĐ]|TP|Tp|TX|ThS|Ths|TS|BS|GS|PGS|KS|CN)\.$")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -123,7 +126,7 @@ def split_sentences(text: str) -> list[str]:
         start = 0
         for m in _SENTENCE_END.finditer(block):
             head = block[: m.start()]
-            if head.count("(") > head.count(")"):
+            if head.count("(") > head.count(")") or _ABBREVIATION_END.search(head):
                 continue
             part = block[start : m.start()].strip()
             if part:

@@ -194,3 +194,15 @@ def test_both_spellings_of_i_and_y_read_the_same() -> None:
     assert terms("tử sĩ") == terms("tử sỹ")
     assert terms("quí I") == terms("quý I")
     assert terms("ít nhất") == ["it", "nhat", "it_nhat"]  # only whole syllables change
+
+
+def test_an_abbreviation_before_a_name_ends_no_sentence() -> None:
+    assert split_sentences("CBPB nhận xét theo mẫu của P. ĐTĐH. Sau đó gửi lại.") == [
+        "CBPB nhận xét theo mẫu của P. ĐTĐH.",
+        "Sau đó gửi lại.",
+    ]
+    assert len(split_sentences("Sở Y tế TP. Hồ Chí Minh tổ chức. ThS. Nguyễn Văn A ký.")) == 2
+    assert split_sentences("Báo cáo gửi về SYT. Hạn nộp ngày 5.") == [
+        "Báo cáo gửi về SYT.",
+        "Hạn nộp ngày 5.",
+    ]
