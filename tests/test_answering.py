@@ -138,6 +138,25 @@ def test_a_label_keeps_its_content_and_headings_are_not_answers() -> None:
     )
 
 
+def test_an_article_title_is_quoted_only_with_what_it_introduces() -> None:
+    from bot.answering.selection import rank_sentences
+    from bot.retrieval.lexical import LexicalIndex
+    from bot.text import terms
+
+    article = (
+        "Điều 6. Trách nhiệm của Khoa có đào tạo chương trình tài năng\n"
+        "1. Tham gia công tác chiêu sinh và tuyển bổ sung sinh viên.\n"
+        "2. Phân công cố vấn học tập cho từng lớp."
+    )
+    found = units(article)
+    assert found[0].text.startswith("Điều 6. Trách nhiệm") and found[0].label
+    assert is_heading_like("Điều 18. Quy trình chấm thi", set())
+    question = "Khoa có đào tạo chương trình tài năng có trách nhiệm gì?"
+    lexical = LexicalIndex([article, "Quy định chung.", "Điều khác.", "Sinh viên nộp học phí."])
+    best = rank_sentences([_hit(article)], {t: 1.0 for t in terms(question)}, lexical, question)[0]
+    assert best.text.startswith("Điều 6.") and best.extra and "chiêu sinh" in best.extra[0]
+
+
 ARTICLE = (
     "1. Người nào trồng cây thuốc phiện thuộc một trong các trường hợp sau đây, "
     "thì bị phạt tù từ 06 tháng đến 03 năm:\n"

@@ -106,6 +106,9 @@ MAX_QUOTE_CHARS = 600
 
 _ITEM = re.compile(r"^\s*([-+•*–]|[a-zđ]\)|\d{1,2}[.)](?!\d))\s*")
 _BARE_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-zđ])[.)]$")
+_ARTICLE_NUMBER = re.compile(r"^\s*(?:Điều|Chương|Mục|Phần)\s+[\dIVXLC]+[a-zđ]?\.$")
+# "Điều 18. Quy trình chấm thi": an article's number and title, no content
+_ARTICLE_HEADING = re.compile(r"^(?:dieu|chuong|muc|phan)\s+[\divxlc]+[a-z]?\s*[.:]?\s")
 _NUMBERED_HEADING = re.compile(r"^\s*(?:[IVXLC]+|\d+(?:\.\d+)*|[a-zđ])[.)]\s+\S")
 _LETTERHEAD = re.compile(
     r"^(so|s6)\s*[:.]?\s*\d+\s*/|,\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$|"
@@ -179,8 +182,9 @@ def units(text: str) -> list[Unit]:
         pieces = split_sentences(line)
         merged: list[str] = []
         for piece in pieces:
-            if merged and _BARE_NUMBER.match(merged[-1]):
-                merged[-1] = f"{merged[-1]} {piece}"  # "1." + "Căn cước…" is one item
+            if merged and (_BARE_NUMBER.match(merged[-1]) or _ARTICLE_NUMBER.match(merged[-1])):
+                # "1." + "Căn cước…" is one item; "Điều 18." + "Quy trình chấm thi" one heading
+                merged[-1] = f"{merged[-1]} {piece}"
             elif merged and merged[-1].endswith(":") and len(merged[-1]) < 60:
                 merged[-1] = f"{merged[-1]} {piece}"
             else:
@@ -192,10 +196,21 @@ def units(text: str) -> list[Unit]:
                     index=len(out),
                     text=piece,
                     item=i == 0 and bool(_ITEM.match(piece)),
-                    label=piece.rstrip().endswith(":"),
+                    # an article's title introduces the article's content, as a label does
+                    label=piece.rstrip().endswith(":") or _article_title(piece),
                 )
             )
     return out
+
+
+def _article_title(text: str) -> bool:
+    """ "Điều 18. Quy trình chấm thi": an article's number and title, no content."""
+    text = text.strip()
+    return (
+        bool(_ARTICLE_HEADING.match(fold(text)))
+        and len(text) < 150
+        and not text.endswith((".", ";"))
+    )
 
 
 def opening_title(section: str, line: int, text: str) -> bool:
@@ -235,6 +250,8 @@ def is_heading_like(sentence: str, headings: set[str], issue_date: bool = False)
     folded = fold(text)
     if _LETTERHEAD.search(folded) or (len(folded) <= MOTTO_LINE_CHARS and _MOTTO.search(folded)):
         return not (issue_date and _PLACE_DATE.search(folded))
+    if _article_title(text):
+        return True
     return bool(
         _NUMBERED_HEADING.match(text) and len(text) < 70 and not re.search(r"[.;:,]", text[3:])
     )
@@ -435,8 +452,11 @@ def rank_sentences(
         scored: list[Quote] = []
         for use in (own, weights) if len(own) < len(weights) else (weights,):
             for unit in all_units:
-                if is_heading_like(unit.text, headings, issue_date):
-                    continue
+                titled = (
+                    unit.label and _article_title(unit.text) and unit.index + 1 < len(all_units)
+                )
+                if is_heading_like(unit.text, headings, issue_date) and not titled:
+                    continue  # an article's title is quoted only with what it introduces
                 if opening_title(hit.chunk.section, unit.line, unit.text):
                     continue
                 # The document's own title line ("Hướng dẫn nhận thẻ xanh") is no answer.
