@@ -602,7 +602,7 @@ _GAP = pytest.mark.xfail(
 @pytest.mark.parametrize(
     "question",
     [
-        pytest.param("thời tiết Hà Nội ngày mai", marks=_GAP),
+        "thời tiết Hà Nội ngày mai",  # no word pair of it is in any document
         pytest.param("Lương cơ sở năm 2026", marks=_GAP),
         "Bệnh viện Chợ Rẫy có bao nhiêu bác sĩ?",
     ],
