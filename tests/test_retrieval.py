@@ -208,3 +208,20 @@ def test_a_word_pair_across_a_comma_is_not_a_phrase_the_documents_miss(corpus: A
     assert framed.hits[0].chunk.doc_id == plain.hits[0].chunk.doc_id
     # the framing adds its own words ("quy chế", "2024"), never the pair "2024 sinh"
     assert "2024_sinh" not in {t for h in framed.hits for t in h.unmatched}
+
+
+def test_a_cited_source_is_not_content_the_passage_must_have(corpus: Any) -> None:
+    """ "Theo quy chế năm 2024, …" cites where the answer comes from: the passage that answers
+    the rest is as covered as for the question asked without the citation."""
+    from bot.retrieval.hybrid import framing_terms
+
+    assert "2015" in framing_terms("Theo Bộ luật Dân sự 2015, vật chính được hiểu như thế nào?")
+    assert framing_terms("theo ke hoach thi bao gio xong") == set()  # no cited clause
+    # words the question repeats after the citation still count
+    assert "hoc_phi" not in framing_terms("Theo quy chế học phí, học phí nộp khi nào?")
+    plain = corpus.kb.retrieve("Sinh viên phải nộp học phí chậm nhất khi nào?")
+    cited = corpus.kb.retrieve(
+        "Theo quy chế năm 2024, sinh viên phải nộp học phí chậm nhất khi nào?"
+    )
+    assert cited.hits[0].chunk.doc_id == plain.hits[0].chunk.doc_id
+    assert abs(cited.coverage - plain.coverage) < 1e-6

@@ -212,6 +212,21 @@ def broken_pairs(question: str) -> set[str]:
     return set(whole) - inside
 
 
+# "Theo Bộ luật Dân sự 2015, vật chính là gì?": the leading clause cites where the answer
+# should come from; its words name a document, they are not what the passage must say.
+_FRAMING = re.compile(r"^\s*(?:theo|căn cứ|can cu|dựa theo|dua theo)\s+([^,?]{3,80}),\s*\S", re.I)
+
+
+def framing_terms(question: str) -> set[str]:
+    """Terms only the question's leading "Theo …," clause has (its citation of a source)."""
+    m = _FRAMING.match(question)
+    if not m:
+        return set()
+    uni, bi = _content_terms(question[: m.end(1)])
+    rest_uni, rest_bi = _content_terms(question[m.end(1) :])
+    return (set(uni) | set(bi)) - set(rest_uni) - set(rest_bi)
+
+
 def query_terms(question: str) -> tuple[list[str], list[str]]:
     """Content unigrams and bigrams of a question (pairs with a stopword dropped)."""
     return _content_terms(question)
@@ -579,10 +594,15 @@ class HybridRetriever:
         hits = self._diversify(hits, k)
         uni, bi, variants = cands.uni, cands.bi, cands.variants
         named_plans = self._named_plans(question)
+        cited = framing_terms(question)
         coverage = self._coverage(
-            uni,
+            [t for t in uni if t not in cited],
             # a pair across a comma that no document has is no phrase the documents miss
-            [t for t in bi if idx.lexical.known(t) or t not in broken_pairs(question)],
+            [
+                t
+                for t in bi
+                if t not in cited and (idx.lexical.known(t) or t not in broken_pairs(question))
+            ],
             variants,
             hits,
             name_bigrams(question),
