@@ -225,3 +225,12 @@ def test_a_cited_source_is_not_content_the_passage_must_have(corpus: Any) -> Non
     )
     assert cited.hits[0].chunk.doc_id == plain.hits[0].chunk.doc_id
     assert abs(cited.coverage - plain.coverage) < 1e-6
+    # the decision weighs the same evidence
+    from bot.answering.decision import evidence
+
+    _, facts = corpus.kb._visible()
+    asked = "Theo quy chế năm 2024, sinh viên phải nộp học phí chậm nhất khi nào?"
+    framed = evidence(asked, cited, facts)
+    bare = evidence("Sinh viên phải nộp học phí chậm nhất khi nào?", plain, facts)
+    assert abs(framed["uni_best"] - bare["uni_best"]) < 1e-6
+    assert abs(framed["uni_hit1"] - bare["uni_hit1"]) < 1e-6

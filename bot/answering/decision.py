@@ -25,7 +25,7 @@ from typing import Any
 from bot.answering.pins import Pin, counted, pins, years_in
 from bot.answering.policy import CLINICAL_REFUSAL, is_clinical, is_unconfirmed, unconfirmed_subject
 from bot.answering.selection import Quote, content_of
-from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, query_terms
+from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, framing_terms, query_terms
 from bot.retrieval.lexical import LexicalIndex
 from bot.text import has_diacritics, terms, tokens
 
@@ -172,7 +172,9 @@ def evidence(question: str, retrieval: Retrieval, corpus: CorpusFacts) -> dict[s
     lexical = corpus.lexical
     hits = retrieval.hits
     uni, bi = query_terms(question)
-    uni = [t for t in uni if t not in COLLOQUIAL]
+    cited = framing_terms(question)  # "Theo Bộ luật …, …": a citation, not content
+    uni = [t for t in uni if t not in COLLOQUIAL and t not in cited]
+    bi = [t for t in bi if t not in cited]
     total_uni = sum(lexical.idf(t) for t in uni) or 1.0
     total_bi = sum(lexical.idf(t) for t in bi) or 1.0
     unknown_uni = sum(lexical.idf(t) for t in uni if not lexical.known(t) and not t.isdigit())
