@@ -107,8 +107,11 @@ def terms(text: str) -> list[str]:
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"“(]?[A-ZÀ-Ỹ0-9ĐÂĂÊÔƠƯ\-+•])")
 # "P. ĐTĐH", "TP. Hồ Chí Minh", "ThS. Nguyễn Văn A": an initial or a title before a name
-# ends no sentence.
-_ABBREVIATION_END = re.compile(r"(?:^|[\s(])(?:[A-ZĐ]|TP|Tp|TX|ThS|Ths|TS|BS|GS|PGS|KS|CN)\.$")
+# ends no sentence, nor does an article's number before its title ("Điều 18. Quy trình…").
+_ABBREVIATION_END = re.compile(
+    r"(?:(?:^|[\s(])(?:[A-ZĐ]|TP|Tp|TX|ThS|Ths|TS|BS|GS|PGS|KS|CN)"
+    r"|^\s*(?:Điều|Chương|Phần|Mục)\s+[\dIVXLC]+[a-zđ]?)\.$"
+)
 
 
 def split_sentences(text: str) -> list[str]:

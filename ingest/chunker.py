@@ -45,6 +45,12 @@ def _is_upper(text: str) -> bool:
     return bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.7
 
 
+def is_article_heading(line: str) -> bool:
+    """A decision's or regulation's "Điều 3. …", "Chương II. …" or "Phần I" line."""
+    folded = fold(line[:40]).lower()
+    return bool(_ARTICLE.match(folded) or (len(line) < 150 and _CHAPTER.match(folded)))
+
+
 def heading_level(line: str, markdown: bool = False) -> tuple[int, str] | None:
     """Heading level and its label: 1 roman numeral or chapter, 2 article
     ("Điều 3."), 3 number, 4 sub-number, 5 letter. Only the order matters.

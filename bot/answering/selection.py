@@ -20,6 +20,7 @@ from bot.answering.policy import is_unconfirmed, unconfirmed_subject
 from bot.retrieval.hybrid import Hit
 from bot.retrieval.lexical import LexicalIndex, marked_terms
 from bot.text import OPENING_SECTION, fold, has_diacritics, split_sentences, terms
+from ingest.chunker import is_article_heading
 
 
 class AnswerType(Enum):
@@ -106,9 +107,6 @@ MAX_QUOTE_CHARS = 600
 
 _ITEM = re.compile(r"^\s*([-+•*–]|[a-zđ]\)|\d{1,2}[.)](?!\d))\s*")
 _BARE_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-zđ])[.)]$")
-_ARTICLE_NUMBER = re.compile(r"^\s*(?:Điều|Chương|Mục|Phần)\s+[\dIVXLC]+[a-zđ]?\.$")
-# "Điều 18. Quy trình chấm thi": an article's number and title, no content
-_ARTICLE_HEADING = re.compile(r"^(?:dieu|chuong|muc|phan)\s+[\divxlc]+[a-z]?\s*[.:]?\s")
 _NUMBERED_HEADING = re.compile(r"^\s*(?:[IVXLC]+|\d+(?:\.\d+)*|[a-zđ])[.)]\s+\S")
 _LETTERHEAD = re.compile(
     r"^(so|s6)\s*[:.]?\s*\d+\s*/|,\s*ngay\s+\d+\s+thang\s+\d+\s+nam\s+\d{4}\.?$|"
@@ -182,9 +180,8 @@ def units(text: str) -> list[Unit]:
         pieces = split_sentences(line)
         merged: list[str] = []
         for piece in pieces:
-            if merged and (_BARE_NUMBER.match(merged[-1]) or _ARTICLE_NUMBER.match(merged[-1])):
-                # "1." + "Căn cước…" is one item; "Điều 18." + "Quy trình chấm thi" one heading
-                merged[-1] = f"{merged[-1]} {piece}"
+            if merged and _BARE_NUMBER.match(merged[-1]):
+                merged[-1] = f"{merged[-1]} {piece}"  # "1." + "Căn cước…" is one item
             elif merged and merged[-1].endswith(":") and len(merged[-1]) < 60:
                 merged[-1] = f"{merged[-1]} {piece}"
             else:
@@ -206,11 +203,7 @@ def units(text: str) -> list[Unit]:
 def _article_title(text: str) -> bool:
     """ "Điều 18. Quy trình chấm thi": an article's number and title, no content."""
     text = text.strip()
-    return (
-        bool(_ARTICLE_HEADING.match(fold(text)))
-        and len(text) < 150
-        and not text.endswith((".", ";"))
-    )
+    return is_article_heading(text) and len(text) < 150 and not text.endswith((".", ";"))
 
 
 def opening_title(section: str, line: int, text: str) -> bool:

@@ -595,14 +595,11 @@ class HybridRetriever:
         uni, bi, variants = cands.uni, cands.bi, cands.variants
         named_plans = self._named_plans(question)
         cited = framing_terms(question)
+        broken = broken_pairs(question)
         coverage = self._coverage(
             [t for t in uni if t not in cited],
             # a pair across a comma that no document has is no phrase the documents miss
-            [
-                t
-                for t in bi
-                if t not in cited and (idx.lexical.known(t) or t not in broken_pairs(question))
-            ],
+            [t for t in bi if t not in cited and (idx.lexical.known(t) or t not in broken)],
             variants,
             hits,
             name_bigrams(question),
