@@ -581,6 +581,8 @@ def test_the_sentence_with_the_kind_of_fact_asked_is_quoted(
     [
         ("so y te ha noi yeu cau bao cao hang thang truoc ngay may", "Bắc Ninh"),
         ("tuan le hoc tap suot doi nam 2024 to chuc tu ngay nao", "2023"),
+        # "cho" is a common word, but "ray" is in no document: a hospital they do not name
+        ("bv cho ray trien khai benh an dien tu tu ngay nao", "Bệnh án điện tử"),
     ],
 )
 def test_a_neighbour_is_named_not_passed_off_as_the_answer(
@@ -626,6 +628,20 @@ def test_unanswerable_seed_and_guide_questions_are_refused(services: Services) -
         if item.get("unanswerable"):
             assert services.kb.ask(item["question"]).abstained, item["id"]
             assert services.kb.ask(fold(item["question"])).abstained, item["id"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "so y te co trach nhiem gi trong bao cao hang thang",
+        "benh vien cho phep nguoi benh dang nhap vneid khong",
+    ],
+)
+def test_a_sentence_after_a_unit_word_is_not_taken_for_a_name(
+    services: Services, question: str
+) -> None:
+    answer = services.kb.ask(question)
+    assert not answer.abstained, answer.reason
 
 
 def test_a_unit_name_is_pinned_in_the_spelling_passages_are_read_in() -> None:

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.answering.pins import Pin, counted, pins, years_in
+from bot.answering.pins import NOT_NAME, Pin, counted, pins, years_in
 from bot.answering.policy import CLINICAL_REFUSAL, is_clinical, is_unconfirmed, unconfirmed_subject
 from bot.answering.selection import Quote, content_of
 from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, framing_terms, query_terms
@@ -217,6 +217,13 @@ def _satisfied(pin: Pin, doc_id: str, passage: str, corpus: CorpusFacts) -> bool
 
 def _relevant(pin: Pin, corpus: CorpusFacts) -> bool:
     """Whether a missing detail matters: a legal article without dates ignores a year."""
+    if pin.ambiguous:
+        # "bv cho ray" names a hospital when "ray" is a word no document has;
+        # "bệnh viện cho phép", "sở y tế có trách nhiệm" are sentences, not names.
+        lexical = corpus.lexical
+        return not lexical.known(pin.value.replace(" ", "_")) and any(
+            len(w) >= 3 and not lexical.known(w) for w in pin.value.split() if w not in NOT_NAME
+        )
     if pin.kind == "unit":
         from bot.answering.pins import PROVINCES
 

@@ -48,7 +48,7 @@ _MINISTRY = re.compile(
     r"lao dong thuong binh va xa hoi|nong nghiep va moi truong|dan toc va ton giao)\b"
 )
 _PLACE = re.compile(r"\b(?:tinh|thanh pho|tp)\s+([a-z]+(?:\s+[a-z]+){1,2})")
-_NOT_NAME = frozenset(
+NOT_NAME = frozenset(
     {"phai", "co", "la", "duoc", "da", "se", "dang", "can", "nen", "thi", "va", "voi", "cua"}
     | {"cho", "ve", "khi", "nao", "gi", "the", "bao", "nhieu", "may", "tuyen", "huyen", "xa"}
     | {"tinh", "trung", "uong", "yeu", "cau", "bao", "cao", "thuc", "hien", "ke", "hoach"}
@@ -80,6 +80,10 @@ class Pin:
     value: str  # folded: "2024", "2948", "ha noi"
     shown: str  # as the question wrote it
     also: tuple[str, ...] = ()  # other names of the same detail ("byt" for "bo y te")
+    # A unit name with a common word in it, read from the question without marks
+    # ("bv cho ray": Chợ Rẫy, or "bệnh viện cho …"): a name only if the documents
+    # do not know its other words (the decision checks against the corpus).
+    ambiguous: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -118,10 +122,12 @@ def pins(question: str) -> list[Pin]:
         words = m.group(1)
         place = _place_name(words)
         name = place or " ".join(words.split()[:2])
-        if not place and (set(name.split()) & _NOT_NAME):
+        common = set(name.split()) & NOT_NAME
+        if not place and set(name.split()) <= NOT_NAME:
             continue
         end = m.start(1) + len(name)
-        out.append(Pin("unit", name, _shown(question, folded, m.start(), end)))
+        shown = _shown(question, folded, m.start(), end)
+        out.append(Pin("unit", name, shown, ambiguous=bool(common) and not place))
     for m in _MINISTRY.finditer(folded):
         name = f"bo {m.group(1)}"
         code = MINISTRY_CODES.get(name)
