@@ -41,6 +41,14 @@ def fold(text: str) -> str:
     return _SPACE_RE.sub(" ", stripped.lower()).strip()
 
 
+YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+
+
+def years_in(text: str) -> set[str]:
+    """The years a text names ("năm 2026" -> {"2026"})."""
+    return set(YEAR.findall(fold(text)))
+
+
 def has_diacritics(text: str) -> bool:
     """True when the text carries Vietnamese marks (so it was typed with them)."""
     return fold(text) != _SPACE_RE.sub(" ", text.lower()).strip()

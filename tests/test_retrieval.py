@@ -234,3 +234,33 @@ def test_a_cited_source_is_not_content_the_passage_must_have(corpus: Any) -> Non
     bare = evidence("Sinh viên phải nộp học phí chậm nhất khi nào?", plain, facts)
     assert abs(framed["uni_best"] - bare["uni_best"]) < 1e-6
     assert abs(framed["uni_hit1"] - bare["uni_hit1"]) < 1e-6
+
+
+def test_a_word_typed_with_marks_is_not_found_in_another_word_it_folds_to() -> None:
+    """ "Lương cơ sở" folds to "luong co so"; a plan about "chất lượng" does not speak of it.
+    A scan that lost its marks may, so unmarked text never makes a false friend."""
+    from bot.retrieval.hybrid import CorpusIndex, IndexedChunk
+
+    def index(text: str) -> CorpusIndex:
+        return CorpusIndex([IndexedChunk("c1", "d1", "", text, False)], {"d1": ""})
+
+    typed = index("Nâng cao chất lượng khám chữa bệnh hơn nữa trong năm 2026, ở lầu 2.")
+    assert typed.false_friends("Lương cơ sở năm 2026") == {"luong"}
+    assert typed.false_friends("Đăng ký kết hôn ở đâu?") == {"hon"}
+    assert typed.false_friends("Chất lượng khám bệnh năm 2026 thế nào?") == set()
+    assert typed.false_friends("Lâu dài có khám bệnh không?") == {"lau"}  # not "lầu"
+    assert typed.false_friends("Khám bệnh trong bao lâu?") == set()  # "bao lâu" asks
+    scan = index("Nang cao chat luong kham chua benh hon nua")
+    assert scan.false_friends("Lương cơ sở năm 2026") == set()
+
+
+def test_a_year_is_a_detail_not_the_topic_a_passage_must_cover(corpus: Any) -> None:
+    """Any passage of a 2025 plan has "năm 2025": a year asked is checked as a pinned detail."""
+    from bot.retrieval.hybrid import year_terms
+
+    assert year_terms("Lương cơ sở năm 2026") == {"2026", "nam", "nam_2026"}
+    assert year_terms("Trạm y tế tiêm chủng vào ngày nào?") == set()
+    asked = corpus.kb.retrieve("Trạm y tế tiêm chủng cho trẻ vào ngày nào năm 2025?")
+    bare = corpus.kb.retrieve("Trạm y tế tiêm chủng cho trẻ vào ngày nào?")
+    assert asked.hits[0].chunk.doc_id == bare.hits[0].chunk.doc_id == "ke-hoach-tiem-chung"
+    assert abs(asked.coverage - bare.coverage) < 1e-6

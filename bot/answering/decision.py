@@ -22,12 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.answering.pins import NOT_NAME, Pin, counted, pins, years_in
+from bot.answering.pins import NOT_NAME, Pin, counted, pins
 from bot.answering.policy import CLINICAL_REFUSAL, is_clinical, is_unconfirmed, unconfirmed_subject
 from bot.answering.selection import Quote, content_of
-from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, framing_terms, query_terms
+from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, framing_terms, query_terms, year_terms
 from bot.retrieval.lexical import LexicalIndex
-from bot.text import has_diacritics, terms, tokens
+from bot.text import has_diacritics, terms, tokens, years_in
 
 PARAMS_PATH = Path(__file__).with_name("abstention.json")
 
@@ -141,25 +141,37 @@ def screen(question: str) -> Decision | None:
     return None
 
 
-def _shares(uni: list[str], bi: list[str], hit: Any, corpus: CorpusFacts) -> tuple[float, float]:
+def _shares(
+    uni: list[str], bi: list[str], hit: Any, corpus: CorpusFacts, friends: frozenset[str]
+) -> tuple[float, float]:
     """IDF-weighted shares of the question's words and word pairs found in one passage.
 
     The passage counts with its section and its document's metadata (issuer,
-    number, title), as retrieval indexes it.
+    number, title), as retrieval indexes it. A false friend (a word typed with
+    marks the documents only have with other marks) is never found.
     """
     lexical = corpus.lexical
     pos = corpus.position.get(hit.chunk.id)
     row = lexical.row_terms(pos) if pos is not None else set()
     meta = corpus.doc_terms.get(hit.chunk.doc_id, set())
 
+    def found(t: str) -> bool:
+        if friends and any(part in friends for part in t.split("_")):
+            return False
+        return lexical.vocab.get(t, -1) in row or t in meta
+
     def share(items: list[str]) -> float:
-        total = sum(lexical.idf(t) for t in items)
+        total = sum(_idf(t, lexical, friends) for t in items)
         if total <= 0:
             return 1.0
-        got = sum(lexical.idf(t) for t in items if lexical.vocab.get(t, -1) in row or t in meta)
+        got = sum(_idf(t, lexical, friends) for t in items if found(t))
         return got / total
 
     return share(uni), share(bi)
+
+
+def _idf(term: str, lexical: LexicalIndex, friends: frozenset[str]) -> float:
+    return lexical.max_idf if term in friends else lexical.idf(term)
 
 
 def evidence(question: str, retrieval: Retrieval, corpus: CorpusFacts) -> dict[str, float]:
@@ -172,14 +184,20 @@ def evidence(question: str, retrieval: Retrieval, corpus: CorpusFacts) -> dict[s
     lexical = corpus.lexical
     hits = retrieval.hits
     uni, bi = query_terms(question)
-    cited = framing_terms(question)  # "Theo Bộ luật …, …": a citation, not content
+    # "Theo Bộ luật …, …": a citation, not content; a year is a pinned detail, checked apart
+    cited = framing_terms(question) | year_terms(question)
     uni = [t for t in uni if t not in COLLOQUIAL and t not in cited]
     bi = [t for t in bi if t not in cited]
-    total_uni = sum(lexical.idf(t) for t in uni) or 1.0
+    friends = retrieval.false_friends
+
+    def unknown(t: str) -> bool:
+        return any(p in friends for p in t.split("_")) or not lexical.known(t)
+
+    total_uni = sum(_idf(t, lexical, friends) for t in uni) or 1.0
     total_bi = sum(lexical.idf(t) for t in bi) or 1.0
-    unknown_uni = sum(lexical.idf(t) for t in uni if not lexical.known(t) and not t.isdigit())
-    unknown_bi = sum(lexical.idf(t) for t in bi if not lexical.known(t))
-    shares = [_shares(uni, bi, h, corpus) for h in hits[:3]]
+    unknown_uni = sum(_idf(t, lexical, friends) for t in uni if unknown(t) and not t.isdigit())
+    unknown_bi = sum(lexical.idf(t) for t in bi if unknown(t))
+    shares = [_shares(uni, bi, h, corpus, friends) for h in hits[:3]]
     scores = [h.score for h in hits]
     margin = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 0.0
     marked = has_diacritics(question)

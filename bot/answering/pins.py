@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from bot.text import fold, tokens
+from bot.text import YEAR, fold, tokens
 
 # Provinces and centrally-run cities, before and after the 2025 merger (folded).
 PROVINCES = frozenset(
@@ -31,7 +31,6 @@ PROVINCES = frozenset(
     .split(";")
 )
 
-_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _CODE = re.compile(r"\b(\d{1,5})\s*/\s*(?:(?:19|20)\d\d\s*/\s*)?[a-z]{1,6}(?:-[a-z0-9]{1,8})+\b")
 _NAMED_DOC = re.compile(
     r"\b(?:thong tu|quyet dinh|nghi dinh|ke hoach|cong van|chi thi|nghi quyet|tt|qd|nd|kh|cv)\s*"
@@ -115,7 +114,7 @@ def pins(question: str) -> list[Pin]:
     for m in _NAMED_DOC.finditer(folded):
         if not any(a <= m.start(1) < b for a, b in code_spans):
             out.append(Pin("code", m.group(1), _shown(question, folded, m.start(), m.end())))
-    for m in _YEAR.finditer(folded):
+    for m in YEAR.finditer(folded):
         if not any(a <= m.start() < b for a, b in code_spans):
             out.append(Pin("year", m.group(1), m.group(1)))
     for m in _UNIT.finditer(folded):
@@ -162,7 +161,3 @@ def counted(question: str) -> str | None:
     if m is None or m.group(1) in _NOT_COUNTED:
         return None
     return m.group(1)
-
-
-def years_in(text: str) -> set[str]:
-    return set(_YEAR.findall(fold(text)))

@@ -22,11 +22,11 @@ import numpy as np
 
 from bot.retrieval.embeddings import Embedder
 from bot.retrieval.entities import Ministry, mentions, ministries_named, unit_names
-from bot.retrieval.lexical import LexicalIndex, marked_terms
+from bot.retrieval.lexical import LexicalIndex, marked_terms, marked_tokens
 from bot.retrieval.params import FusionParams, load_params
 from bot.retrieval.restore import DiacriticRestorer
 from bot.retrieval.vectors import VectorStore
-from bot.text import fold, has_diacritics, terms, tokens
+from bot.text import fold, has_diacritics, terms, tokens, years_in
 
 # Function and question words: they carry no topic, and rare ones ("mấy",
 # "đâu") would otherwise get a high IDF and pull in random passages.
@@ -163,6 +163,8 @@ class Retrieval:
     dense_query: str = ""
     term_idf: dict[str, float] = field(default_factory=dict)
     unknown_terms: tuple[str, ...] = ()
+    # Folded words typed with marks that the documents only have with other marks.
+    false_friends: frozenset[str] = frozenset()
     margin: float = 0.0
     excluded_docs: frozenset[str] = frozenset()
 
@@ -215,6 +217,24 @@ def broken_pairs(question: str) -> set[str]:
 # "Theo Bộ luật Dân sự 2015, vật chính là gì?": the leading clause cites where the answer
 # should come from; its words name a document, they are not what the passage must say.
 _FRAMING = re.compile(r"^\s*(?:theo|căn cứ|can cu|dựa theo|dua theo)\s+([^,?]{3,80}),\s*\S", re.I)
+
+
+def year_terms(question: str) -> set[str]:
+    """The question's years, "năm" before one, and the word pairs with them ("nam_2026").
+
+    A year is a detail the question pins down, checked against the answer's
+    document on its own (``bot.answering.pins``); counted as content, any
+    passage of a plan of that year covered "Lương cơ sở năm 2026" by a third.
+    """
+    years = years_in(question)
+    if not years:
+        return set()
+    uni, bi = _content_terms(question)
+    out = {t for t in uni + bi if any(part in years for part in t.split("_"))}
+    toks = tokens(question)
+    if any(a == "nam" and b in years for a, b in pairwise(toks)):
+        out.add("nam")  # "năm 2026" is the year, not a word of the topic
+    return out
 
 
 def framing_terms(question: str) -> set[str]:
@@ -297,7 +317,7 @@ class CorpusIndex:
         view.doc_profiles = {d: t for d, t in self.doc_profiles.items() if d not in hidden}
         view.raw_profiles = {d: t for d, t in self.raw_profiles.items() if d not in hidden}
         view.doc_titles = {d: t for d, t in self.doc_titles.items() if d not in hidden}
-        for name in ("topic_terms", "profile_terms", "docs_by_term"):
+        for name in ("topic_terms", "profile_terms", "docs_by_term", "profile_syllables"):
             view.__dict__.pop(name, None)
         return view
 
@@ -341,6 +361,38 @@ class CorpusIndex:
     @cached_property
     def marked_lexical(self) -> LexicalIndex:
         return LexicalIndex([c.indexed_text for c in self.chunks], analyzer=marked_terms)
+
+    @cached_property
+    def profile_syllables(self) -> set[str]:
+        """Marked syllables of the documents' metadata (issuer, title, number)."""
+        return {w for p in self.raw_profiles.values() for w in marked_tokens(p)}
+
+    def false_friends(self, question: str) -> frozenset[str]:
+        """Folded words of a question typed with marks that the documents have only with other marks.
+
+        Folding reads "lương" as "lượng" and "hôn" as "hơn": "Lương cơ sở năm 2026"
+        looked covered by every "chất lượng". A syllable typed with marks that no
+        passage has with those marks, nor unmarked (so the text is not a scan
+        that lost its marks), is a word the documents do not have. "bao lâu",
+        "bao giờ" ask; their second syllable is not content.
+        """
+        marked = self.marked_lexical
+        out: set[str] = set()
+        words = marked_tokens(question)
+        for before, word in zip(["", *words], words, strict=False):
+            plain = fold(word)
+            if (
+                plain == word
+                or fold(before) == "bao"
+                or marked.known(word)
+                or marked.known(plain)
+                or word in self.profile_syllables
+            ):
+                continue
+            folded = tokens(word)
+            if len(folded) == 1 and self.lexical.known(folded[0]):
+                out.add(folded[0])
+        return frozenset(out)
 
     @cached_property
     def doc_order(self) -> list[str]:
@@ -594,8 +646,9 @@ class HybridRetriever:
         hits = self._diversify(hits, k)
         uni, bi, variants = cands.uni, cands.bi, cands.variants
         named_plans = self._named_plans(question)
-        cited = framing_terms(question)
+        cited = framing_terms(question) | year_terms(question)
         broken = broken_pairs(question)
+        friends = idx.false_friends(question) if marked else frozenset()
         coverage = self._coverage(
             [t for t in uni if t not in cited],
             # a pair across a comma that no document has is no phrase the documents miss
@@ -605,6 +658,7 @@ class HybridRetriever:
             name_bigrams(question),
             ministries_named(question),
             named_plans,
+            friends,
         )
         named: set[str] = set().union(*named_plans)
         other_units: frozenset[str] = frozenset()
@@ -628,6 +682,7 @@ class HybridRetriever:
             dense_query=cands.dense_query,
             term_idf={t: lexical.idf(t) for t in uni + bi},
             unknown_terms=tuple(t for t in uni + bi if not lexical.known(t)),
+            false_friends=friends,
             margin=margin,
             excluded_docs=exclude_docs,
         )
@@ -678,6 +733,7 @@ class HybridRetriever:
         names: list[str],
         ministries: list[Ministry],
         named_plans: list[set[str]],
+        friends: frozenset[str] = frozenset(),
     ) -> float:
         """Share of the question's specific content found in one retrieved passage.
 
@@ -694,8 +750,12 @@ class HybridRetriever:
         # maximum IDF: they are what the documents do not talk about.
         # A word the corpus has never seen ("xăng", "giường") is the clearest
         # sign of a question about something else: it weighs triple.
+        # A word typed with marks the documents only have with other marks
+        # ("lương" against "lượng") is as unknown as a word they never had.
         wanted = [
-            (t, lexical.idf(t) * (1.0 if lexical.known(t) or t.isdigit() else 3.0))
+            (t, 3.0 * lexical.max_idf)
+            if t in friends
+            else (t, lexical.idf(t) * (1.0 if lexical.known(t) or t.isdigit() else 3.0))
             for t in uni
             if t not in COLLOQUIAL
         ]
@@ -727,6 +787,8 @@ class HybridRetriever:
             def has(
                 term: str, present: set[int] = present, doc_terms: set[str] = doc_terms
             ) -> bool:
+                if friends and any(part in friends for part in term.split("_")):
+                    return False
                 return lexical.vocab.get(term, -1) in present or term in doc_terms
 
             got = 0.0
