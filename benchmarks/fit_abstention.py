@@ -11,7 +11,10 @@ under ``--max-false`` on every set's training fold; the held-out fold reports
 what to expect. Features are shares and ratios, so the model carries over to
 corpora of any size (tests index one to three small documents).
 
-    python benchmarks/fit_abstention.py [--limit N] [--rows rows.jsonl] [--write]
+The default budget is 1% on the training fold: fitted at 2%, the whole of
+ViRHE4QA came out at 2.8%; at 1% it is 1.7% (1.4% without diacritics).
+
+    python benchmarks/fit_abstention.py --collect --cross 60 [--write]
 
 Evaluation data is read from ../shared/eval, never copied into the project.
 """
@@ -257,7 +260,7 @@ def main() -> int:
     ap.add_argument("--collect", action="store_true", help="(re)collect evidence rows first")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--cross", type=int, default=0, help="add N off-topic questions per pair")
-    ap.add_argument("--max-false", type=float, default=0.015)
+    ap.add_argument("--max-false", type=float, default=0.01)
     ap.add_argument(
         "--coverage-floor",
         type=float,
