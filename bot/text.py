@@ -49,6 +49,25 @@ def years_in(text: str) -> set[str]:
     return set(YEAR.findall(fold(text)))
 
 
+# Tone marks (the others, â ă ê ô ơ ư, make vowels): grave, acute, tilde, hook, dot below.
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+_STOP_TONES = frozenset("\u0301\u0323")  # sắc, nặng
+
+
+def plausible_syllable(word: str) -> bool:
+    """False for a marked syllable Vietnamese spelling rules out: a typing slip.
+
+    One tone at most, and a syllable ending in p, t, c or ch takes only sắc or
+    nặng ("quyết", "học"; "quyêt" and "hòc" are slips for them).
+    """
+    tones = [ch for ch in unicodedata.normalize("NFD", word.lower()) if ch in _TONE_MARKS]
+    if len(tones) > 1:
+        return False
+    if fold(word).endswith(("p", "t", "c", "ch")):
+        return bool(tones) and tones[0] in _STOP_TONES
+    return True
+
+
 def has_diacritics(text: str) -> bool:
     """True when the text carries Vietnamese marks (so it was typed with them)."""
     return fold(text) != _SPACE_RE.sub(" ", text.lower()).strip()

@@ -244,12 +244,14 @@ def test_a_word_typed_with_marks_is_not_found_in_another_word_it_folds_to() -> N
     def index(text: str) -> CorpusIndex:
         return CorpusIndex([IndexedChunk("c1", "d1", "", text, False)], {"d1": ""})
 
-    typed = index("Nâng cao chất lượng khám chữa bệnh hơn nữa trong năm 2026, ở lầu 2.")
+    typed = index("Quyết định nâng cao chất lượng khám chữa bệnh hơn nữa năm 2026, ở lầu 2.")
     assert typed.false_friends("Lương cơ sở năm 2026") == {"luong"}
     assert typed.false_friends("Đăng ký kết hôn ở đâu?") == {"hon"}
     assert typed.false_friends("Chất lượng khám bệnh năm 2026 thế nào?") == set()
     assert typed.false_friends("Lâu dài có khám bệnh không?") == {"lau"}  # not "lầu"
     assert typed.false_friends("Khám bệnh trong bao lâu?") == set()  # "bao lâu" asks
+    assert typed.false_friends("Quyêt định năm 2026") == set()  # a slip for "quyết"
+    assert typed.false_friends("Quyệt định năm 2026") == {"quyet"}  # a word: "xảo quyệt"
     scan = index("Nang cao chat luong kham chua benh hon nua")
     assert scan.false_friends("Lương cơ sở năm 2026") == set()
 

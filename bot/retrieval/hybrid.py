@@ -26,7 +26,7 @@ from bot.retrieval.lexical import LexicalIndex, marked_terms, marked_tokens
 from bot.retrieval.params import FusionParams, load_params
 from bot.retrieval.restore import DiacriticRestorer
 from bot.retrieval.vectors import VectorStore
-from bot.text import fold, has_diacritics, terms, tokens, years_in
+from bot.text import fold, has_diacritics, plausible_syllable, terms, tokens, years_in
 
 # Function and question words: they carry no topic, and rare ones ("mấy",
 # "đâu") would otherwise get a high IDF and pull in random passages.
@@ -374,7 +374,8 @@ class CorpusIndex:
         looked covered by every "chất lượng". A syllable typed with marks that no
         passage has with those marks, nor unmarked (so the text is not a scan
         that lost its marks), is a word the documents do not have. "bao lâu",
-        "bao giờ" ask; their second syllable is not content.
+        "bao giờ" ask; their second syllable is not content. A syllable no
+        Vietnamese word has ("quyêt") is a typing slip, left to folding.
         """
         marked = self.marked_lexical
         out: set[str] = set()
@@ -384,6 +385,7 @@ class CorpusIndex:
             if (
                 plain == word
                 or fold(before) == "bao"
+                or not plausible_syllable(word)
                 or marked.known(word)
                 or marked.known(plain)
                 or word in self.profile_syllables
