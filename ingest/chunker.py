@@ -130,6 +130,10 @@ class _Paragraph:
 
 
 _TABLE_CELL = " | "
+# The preamble of an administrative document opens each basis on a new line
+# ("Căn cứ Luật …", "Thực hiện Kế hoạch số …"), right after the title, which
+# ends without punctuation: it is the title's end, not a wrapped line of it.
+_PREAMBLE = re.compile(r"^(Căn cứ|Thực hiện|Xét đề nghị|Theo đề nghị)\s")
 
 
 def reflow(text: str, markdown: bool = False) -> list[str]:
@@ -169,6 +173,7 @@ def reflow(text: str, markdown: bool = False) -> list[str]:
             # its own: joining rows would quote two tasks as one.
             or _TABLE_CELL in line
             or _TABLE_CELL in prev.last
+            or (prev.size < _SHORT and _PREAMBLE.match(line) is not None)
         )
         if starts_new:
             paragraphs.append(_Paragraph(line, markdown))

@@ -216,3 +216,10 @@ def test_citations_list_only_the_passages_quoted(services: Services, question: s
 def test_a_word_absent_from_every_document_does_not_cost_the_answer(services: Services) -> None:
     answer = services.kb.ask("bao cao hang thang nop truoc ngay may?")
     assert not answer.abstained and "15" in answer.text
+
+
+def test_the_title_is_not_quoted_with_the_preamble_under_it(services: Services) -> None:
+    answer = services.kb.ask("Kế hoạch 2948 thực hiện kế hoạch nào của tỉnh ủy?")
+    assert not answer.abstained
+    assert answer.text.startswith("“Thực hiện Kế hoạch số 08-KH/TU")
+    assert "năm 2026 Thực hiện" not in answer.text

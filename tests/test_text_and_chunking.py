@@ -67,6 +67,22 @@ def test_reflow_joins_wrapped_lines_separated_by_blank_lines() -> None:
     ]
 
 
+def test_a_title_ends_where_the_preamble_begins() -> None:
+    """ "Thực hiện Kế hoạch số …" under the title is the preamble, not the title's wrapped end."""
+    text = (
+        'KẾ HOẠCH\n\nTriển khai Phong trào "Bình dân học vụ số" ngành Y tế Bắc Ninh năm 2026\n\n'
+        "Thực hiện Kế hoạch số 08-KH/TU ngày 25/7/2025 của Ban Thường vụ Tỉnh\n"
+        "ủy về triển khai Phong trào;\n\nCăn cứ Kế hoạch số 15/KH-UBND ngày 07/8/2025;"
+    )
+    assert reflow(text) == [
+        "KẾ HOẠCH",
+        'Triển khai Phong trào "Bình dân học vụ số" ngành Y tế Bắc Ninh năm 2026',
+        "Thực hiện Kế hoạch số 08-KH/TU ngày 25/7/2025 của Ban Thường vụ Tỉnh ủy về triển khai "
+        "Phong trào;",
+        "Căn cứ Kế hoạch số 15/KH-UBND ngày 07/8/2025;",
+    ]
+
+
 def test_chunks_carry_their_section_path() -> None:
     text = (
         "KẾ HOẠCH\nThử nghiệm\n"

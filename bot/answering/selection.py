@@ -19,7 +19,7 @@ from enum import Enum
 from bot.answering.policy import is_unconfirmed, unconfirmed_subject
 from bot.retrieval.hybrid import Hit
 from bot.retrieval.lexical import LexicalIndex, marked_terms
-from bot.text import OPENING_SECTION, fold, has_diacritics, split_sentences, terms
+from bot.text import OPENING_SECTION, fold, has_diacritics, split_sentences, terms, tokens
 from ingest.chunker import is_article_heading
 
 
@@ -413,7 +413,7 @@ def rank_sentences(
     they would make its letterhead win over the sentence that answers. They
     count only when no sentence of that passage matches anything else.
     Passages of ``skip_docs`` (another unit's plan when the question names a
-    unit) are not quoted, nor a line that opens its document's title
+    unit) are not quoted, nor a line of its document's title
     (``titles``: an uploaded guide's first heading is its title, not an answer).
     ``lead_ins`` maps a passage that opens in the middle of a list to the line
     that introduced the list in the passage before it.
@@ -437,7 +437,7 @@ def rank_sentences(
         if last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading):
             prior *= ASKING_HEADING
         headings = _headings(hit.chunk.section)
-        title = fold((titles or {}).get(hit.chunk.doc_id, "")).strip()
+        title = " ".join(tokens((titles or {}).get(hit.chunk.doc_id, "")))
         own = {
             t: w for t, w in weights.items() if t not in (naming or {}).get(hit.chunk.doc_id, ())
         }
@@ -452,13 +452,15 @@ def rank_sentences(
                     continue  # an article's title is quoted only with what it introduces
                 if opening_title(hit.chunk.section, unit.line, unit.text):
                     continue
-                # The document's own title line ("Hướng dẫn nhận thẻ xanh") is no answer.
+                # The document's own title line ("Hướng dẫn nhận thẻ xanh", or "Triển khai
+                # Phong trào …" under "KẾ HOẠCH" when the title says "Kế hoạch triển khai …")
+                # is no answer.
                 line = fold(unit.text).strip()
                 if (
                     title
                     and len(line) >= 12
                     and not line.endswith((".", ";", ":"))
-                    and title.startswith(line)
+                    and f" {' '.join(tokens(line))} " in f" {title} "
                 ):
                     continue
                 extra = _continuation(all_units, unit.index, wanted)
