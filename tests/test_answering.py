@@ -641,3 +641,18 @@ def test_a_sentence_after_a_unit_word_is_not_taken_for_a_name(
 def test_a_unit_name_is_pinned_in_the_spelling_passages_are_read_in() -> None:
     unit = next(p for p in pins("TTYT Kì Sơn có kế hoạch năm 2025 không") if p.kind == "unit")
     assert unit.value == "ky son" and unit.shown == "TTYT Kì Sơn"
+
+
+def test_the_asking_phrase_alone_does_not_make_a_sentence_answer(services: Services) -> None:
+    """ "ngày mấy" asks a date: a dated sentence about something else ("Nghị định 69 …
+    ngày 25/6/2024") shares only "ngày" with the question and is no answer."""
+    from bot.answering.selection import cue_terms
+
+    assert answer_types("Ngày Chuyển đổi số quốc gia là ngày mấy?") == {AnswerType.DATE}
+    assert cue_terms("ngay chuyen doi so quoc gia la ngay may") == {"ngay"}
+    for question in (
+        "Ngày Chuyển đổi số quốc gia là ngày mấy?",
+        "ngay chuyen doi so quoc gia la ngay may",
+    ):
+        answer = services.kb.ask(question)
+        assert "Nghị định 69" not in answer.text

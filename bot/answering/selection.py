@@ -45,7 +45,9 @@ _TYPE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (
         AnswerType.NUMBER,
         re.compile(
-            r"\b(bao nhieu|may|ty le|chi tieu|phan tram|bao lau|so luong|muc nao|toi da|"
+            # "ngày mấy" asks a date, not a count
+            r"\b(bao nhieu|(?<!ngay )(?<!thang )(?<!nam )(?<!gio )may|ty le|chi tieu|phan tram|"
+            r"bao lau|so luong|muc nao|toi da|"
             r"toi thieu|it nhat|so tien)\b"
         ),
     ),
@@ -261,17 +263,33 @@ def _term_weight(term: str, weight: float, lexical: LexicalIndex) -> float:
     return lexical.idf(term) * weight * (2.0 if any(c.isdigit() for c in term) else 1.0)
 
 
+# The word an asking phrase counts in ("ngày" of "ngày nào", "năm" of "năm mấy"): every
+# dated sentence has it, so on its own it says nothing about what is asked.
+_CUE = re.compile(r"\b(ngay|thang|nam|tuan|gio|luc|hom) (nao|may)\b")
+
+
+def cue_terms(question: str) -> frozenset[str]:
+    """The unit words of the question's asking phrases ("ngày mấy" -> {"ngay"})."""
+    return frozenset(m.group(1) for m in _CUE.finditer(fold(question)))
+
+
 def sentence_score(
-    sentence: str, section: str, weights: dict[str, float], lexical: LexicalIndex
+    sentence: str,
+    section: str,
+    weights: dict[str, float],
+    lexical: LexicalIndex,
+    cues: frozenset[str] = frozenset(),
 ) -> float:
     """IDF-weighted question terms in the sentence, plus a share of those in its heading.
 
-    Zero when the sentence itself shares nothing with the question.
+    Zero when the sentence itself shares nothing with the question but the
+    words of its asking phrase: "Nghị định 69 … ngày 25/6/2024" shares only
+    "ngày" with "Ngày Chuyển đổi số quốc gia là ngày mấy?".
     """
     present = set(terms(content_of(sentence)))
     heading = set(terms(section))
     own = sum(_term_weight(t, w, lexical) for t, w in weights.items() if t in present)
-    if own <= 0:
+    if own <= 0 or not any(t in present and t not in cues for t in weights):
         return 0.0
     context = sum(
         _term_weight(t, w, lexical) for t, w in weights.items() if t in heading and t not in present
@@ -425,6 +443,7 @@ def rank_sentences(
     phrasing = {t: 1.0 for t in terms(question) if "_" in t and t not in weights}
     asked_marked = set(marked_terms(question)) if has_diacritics(question) else None
     issue_date = asks_issue_date(question)
+    cues = cue_terms(question)
     quotes: list[Quote] = []
     lead = next((h.chunk.doc_id for h in hits[:depth] if h.chunk.doc_id not in skip_docs), None)
     for rank, hit in enumerate(hits[:depth]):
@@ -498,6 +517,7 @@ def rank_sentences(
                     hit.chunk.section,
                     weights if dated_line else use,
                     lexical,
+                    cues,
                 )
                 if (intro is not None or carried is not None) and score > 0:
                     members = (
