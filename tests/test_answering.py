@@ -656,3 +656,29 @@ def test_the_asking_phrase_alone_does_not_make_a_sentence_answer(services: Servi
     ):
         answer = services.kb.ask(question)
         assert "Nghị định 69" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "signer"),
+    [
+        ("Ai ký kế hoạch 2948/KH-SYT?", "Nguyễn Thanh Bình"),  # at the end of the last recipient
+        ("kế hoạch 2948 do ai ký", "Nguyễn Thanh Bình"),
+        ("Người ký kế hoạch tuần lễ học tập suốt đời 2023 là ai?", "Lê Bật Tân"),
+    ],
+)
+def test_who_signed_a_plan_is_its_signature_not_a_recipient(
+    services: Services, question: str, signer: str
+) -> None:
+    answer = services.kb.ask(question)
+    assert not answer.abstained and signer in answer.text.split("\n")[0]
+
+
+def test_a_plan_whose_scan_lost_the_signer_names_no_recipient_instead(
+    services: Services,
+) -> None:
+    from bot.answering.selection import asks_signer
+
+    answer = services.kb.ask("Ai ký kế hoạch của TTYT Ngọc Lặc?")
+    assert "Ban Giám đốc" not in answer.text and "Chi ủy" not in answer.text
+    # who signs a kind of decision is a rule in the text, not a signature block
+    assert not asks_signer("Ai là người ký quyết định tốt nghiệp cho sinh viên?")

@@ -118,6 +118,8 @@ def pins(question: str) -> list[Pin]:
         if not any(a <= m.start() < b for a, b in code_spans):
             out.append(Pin("year", m.group(1), m.group(1)))
     for m in _UNIT.finditer(folded):
+        if any(a <= m.start() < b for a, b in code_spans):
+            continue  # "19/KH-TTYT gửi đến …": the code's suffix, not a unit named
         words = m.group(1)
         place = _place_name(words)
         name = place or " ".join(words.split()[:2])

@@ -20,7 +20,7 @@ from bot.answering.policy import is_unconfirmed, unconfirmed_subject
 from bot.retrieval.hybrid import Hit
 from bot.retrieval.lexical import LexicalIndex, marked_terms
 from bot.text import OPENING_SECTION, fold, has_diacritics, split_sentences, terms, tokens
-from ingest.chunker import is_article_heading
+from ingest.chunker import SIGNATURE_SECTION, is_article_heading
 
 
 class AnswerType(Enum):
@@ -408,6 +408,43 @@ def _list_items(all_units: list[Unit], intro: int) -> list[int]:
     return out
 
 
+_SIGNER = re.compile(r"\b(ai|nguoi nao) (da )?ky\b|\bky (ban hanh|ten)\b|\bnguoi ky\b")
+# A plan, or a document named by its number: "ký quyết định tốt nghiệp" asks a rule.
+_DOCUMENT = re.compile(
+    r"\b(ke hoach|kh)\b|"
+    r"\b(quyet dinh|van ban|cong van|thong tu|nghi dinh|chi thi|thong bao|qd)\s*(so\s*)?\d"
+)
+_RECIPIENTS = re.compile(r"^n[o0]i nh\w{0,3}n\s*:")
+
+
+def asks_signer(question: str) -> bool:
+    """ "Ai ký kế hoạch …?" asks a document's signature block ("ai ký quyết định tốt
+    nghiệp?" asks a rule)."""
+    folded = fold(question)
+    return bool(_SIGNER.search(folded) and _DOCUMENT.search(folded))
+
+
+def _person_name(text: str) -> bool:
+    """ "Nguyễn Thanh Bình": two to five capitalised words, nothing else."""
+    words = text.split()
+    return 2 <= len(words) <= 5 and all(w[:1].isupper() and w.isalpha() for w in words)
+
+
+def _recipient(all_units: list[Unit], at: int) -> bool:
+    """The unit is (part of) an item listed under "Nơi nhận:" ("- Chi ủy; Ban Giám đốc;").
+
+    The signer's name the scan put at the end of the last item's line
+    ("- Lưu: VT, VP, KHTH. Nguyễn Thanh Bình") is not.
+    """
+    first = at
+    while first > 0 and all_units[first - 1].line == all_units[at].line:
+        first -= 1
+    if first < at and _person_name(all_units[at].text):
+        return False
+    intro = _introduction(all_units, first)
+    return intro is not None and bool(_RECIPIENTS.match(fold(all_units[intro].text)))
+
+
 def asks_issue_date(question: str) -> bool:
     """ "Ban hành ngày nào?": the document's own place-and-date line is then the answer."""
     return AnswerType.DATE in answer_types(question) and bool(_ISSUED.search(fold(question)))
@@ -444,6 +481,7 @@ def rank_sentences(
     asked_marked = set(marked_terms(question)) if has_diacritics(question) else None
     issue_date = asks_issue_date(question)
     cues = cue_terms(question)
+    signer = asks_signer(question)
     quotes: list[Quote] = []
     lead = next((h.chunk.doc_id for h in hits[:depth] if h.chunk.doc_id not in skip_docs), None)
     for rank, hit in enumerate(hits[:depth]):
@@ -456,6 +494,7 @@ def rank_sentences(
         if last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading):
             prior *= ASKING_HEADING
         headings = _headings(hit.chunk.section)
+        signing = hit.chunk.section.endswith(SIGNATURE_SECTION)
         title = " ".join(tokens((titles or {}).get(hit.chunk.doc_id, "")))
         own = {
             t: w for t, w in weights.items() if t not in (naming or {}).get(hit.chunk.doc_id, ())
@@ -496,6 +535,8 @@ def rank_sentences(
                         ]
                         extra = _trim(text, extra)
                 intro = None if listy else _introduction(all_units, unit.index)
+                if signer and (not signing or _recipient(all_units, unit.index)):
+                    continue  # who signed is in the signature block; a recipient did not sign
                 if intro is not None and is_heading_like(all_units[intro].text, headings):
                     intro = None  # "Nơi nhận:" introduces a distribution list, not a fact
                 carried = (
@@ -519,6 +560,12 @@ def rank_sentences(
                     lexical,
                     cues,
                 )
+                if signer and signing and _person_name(unit.text):
+                    # the signer's name shares no word with "Ai ký kế hoạch 2948?": the
+                    # signature block's heading speaks for it
+                    score = sentence_score(
+                        f"{hit.chunk.section}: {unit.text}", "", use, lexical, cues
+                    )
                 if (intro is not None or carried is not None) and score > 0:
                     members = (
                         _list_items(all_units, intro)
