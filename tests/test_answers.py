@@ -223,3 +223,10 @@ def test_the_title_is_not_quoted_with_the_preamble_under_it(services: Services) 
     assert not answer.abstained
     assert answer.text.startswith("“Thực hiện Kế hoạch số 08-KH/TU")
     assert "năm 2026 Thực hiện" not in answer.text
+    # the line under "KẾ HOẠCH" is the plan's title, worded unlike its catalogue title
+    for question in (
+        "nam 2025 ttyt vinh thanh tuyen truyen cchc bang hinh thuc nao",
+        "TTYT Vĩnh Thạnh tuyên truyền những nội dung gì?",
+    ):
+        quoted = services.kb.ask(question).text
+        assert "“Tuyên truyền công tác cải cách hành chính tại" not in quoted

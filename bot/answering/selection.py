@@ -218,6 +218,18 @@ def opening_title(section: str, line: int, text: str) -> bool:
     )
 
 
+def _named_by_type(section: str, all_units: list[Unit], at: int) -> bool:
+    """The line under "KẾ HOẠCH" ("Tuyên truyền công tác cải cách hành chính …") is the title."""
+    text = all_units[at].text.rstrip()
+    return (
+        section == OPENING_SECTION
+        and at > 0
+        and is_title(all_units[at - 1].text)
+        and len(text) < 200
+        and not text.endswith((".", ";", ":", "?", "!", "…"))
+    )
+
+
 def title_only(section: str, text: str) -> bool:
     """A passage that is nothing but its document's title: it stands for what follows it."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -508,7 +520,9 @@ def rank_sentences(
                 )
                 if is_heading_like(unit.text, headings, issue_date) and not titled:
                     continue  # an article's title is quoted only with what it introduces
-                if opening_title(hit.chunk.section, unit.line, unit.text):
+                if opening_title(hit.chunk.section, unit.line, unit.text) or _named_by_type(
+                    hit.chunk.section, all_units, unit.index
+                ):
                     continue
                 # The document's own title line ("Hướng dẫn nhận thẻ xanh", or "Triển khai
                 # Phong trào …" under "KẾ HOẠCH" when the title says "Kế hoạch triển khai …")
