@@ -476,7 +476,7 @@ class KnowledgeBase:
         label = doc.title
         if doc.number and any(ch.isdigit() for ch in doc.number):
             label = f"Kế hoạch {doc.number}"
-        elif long and doc.issued_date:
+        elif long and doc.issued_date and doc.issued_date[:4] not in doc.title:
             label = f"{doc.title} ({doc.issued_date[:4]})"
         if long and doc.issuer and doc.issuer not in label:
             label += f" của {doc.issuer}"

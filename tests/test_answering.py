@@ -591,7 +591,7 @@ def test_a_neighbour_is_named_not_passed_off_as_the_answer(
     answer = services.kb.ask(question)
     assert answer.abstained
     assert answer.text.startswith("Tài liệu hiện có không có thông tin về")
-    assert covered in answer.text.split("\n")[0]
+    assert answer.text.split("\n")[0].count(covered) == 1  # said once: no "2023 (2023) (năm 2023)"
 
 
 @pytest.mark.parametrize(

@@ -330,7 +330,7 @@ def neighbour_message(missing: Sequence[Pin], doc: DocFacts | None) -> str:
     head = f"Tài liệu hiện có không có thông tin về {asked}."
     if doc is None:
         return head
-    years = sorted(doc.dated)
+    years = [y for y in sorted(doc.dated) if y not in doc.label]  # once: "… năm 2023", no "(2023)"
     what = doc.label + (
         f" (năm {', '.join(years)})" if years and any(m.kind == "year" for m in missing) else ""
     )
