@@ -25,7 +25,7 @@ from typing import Any
 from bot.answering.pins import NOT_NAME, Pin, counted, pins
 from bot.answering.policy import CLINICAL_REFUSAL, is_clinical, is_unconfirmed, unconfirmed_subject
 from bot.answering.selection import Quote, content_of
-from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, framing_terms, query_terms, year_terms
+from bot.retrieval.hybrid import COLLOQUIAL, Retrieval, query_terms, shares_word
 from bot.retrieval.lexical import LexicalIndex
 from bot.text import has_diacritics, terms, tokens, years_in
 
@@ -156,7 +156,7 @@ def _shares(
     meta = corpus.doc_terms.get(hit.chunk.doc_id, set())
 
     def found(t: str) -> bool:
-        if friends and any(part in friends for part in t.split("_")):
+        if shares_word(t, friends):
             return False
         return lexical.vocab.get(t, -1) in row or t in meta
 
@@ -184,14 +184,13 @@ def evidence(question: str, retrieval: Retrieval, corpus: CorpusFacts) -> dict[s
     lexical = corpus.lexical
     hits = retrieval.hits
     uni, bi = query_terms(question)
-    # "Theo Bộ luật …, …": a citation, not content; a year is a pinned detail, checked apart
-    cited = framing_terms(question) | year_terms(question)
+    cited = retrieval.aside  # "Theo Bộ luật …, …" and the year asked: not content
     uni = [t for t in uni if t not in COLLOQUIAL and t not in cited]
     bi = [t for t in bi if t not in cited]
     friends = retrieval.false_friends
 
     def unknown(t: str) -> bool:
-        return any(p in friends for p in t.split("_")) or not lexical.known(t)
+        return shares_word(t, friends) or not lexical.known(t)
 
     total_uni = sum(_idf(t, lexical, friends) for t in uni) or 1.0
     total_bi = sum(lexical.idf(t) for t in bi) or 1.0

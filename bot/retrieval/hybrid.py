@@ -165,6 +165,9 @@ class Retrieval:
     unknown_terms: tuple[str, ...] = ()
     # Folded words typed with marks that the documents only have with other marks.
     false_friends: frozenset[str] = frozenset()
+    # Question terms that are not content a passage must have: a leading "Theo …,"
+    # citation and the year asked (a pinned detail). Coverage and evidence skip them.
+    aside: frozenset[str] = frozenset()
     margin: float = 0.0
     excluded_docs: frozenset[str] = frozenset()
 
@@ -219,6 +222,11 @@ def broken_pairs(question: str) -> set[str]:
 _FRAMING = re.compile(r"^\s*(?:theo|căn cứ|can cu|dựa theo|dua theo)\s+([^,?]{3,80}),\s*\S", re.I)
 
 
+def shares_word(term: str, words: frozenset[str] | set[str]) -> bool:
+    """Whether a term ("luong" or the pair "luong_co") contains one of ``words``."""
+    return bool(words) and any(part in words for part in term.split("_"))
+
+
 def year_terms(question: str) -> set[str]:
     """The question's years, "năm" before one, and the word pairs with them ("nam_2026").
 
@@ -230,7 +238,7 @@ def year_terms(question: str) -> set[str]:
     if not years:
         return set()
     uni, bi = _content_terms(question)
-    out = {t for t in uni + bi if any(part in years for part in t.split("_"))}
+    out = {t for t in uni + bi if shares_word(t, years)}
     toks = tokens(question)
     if any(a == "nam" and b in years for a, b in pairwise(toks)):
         out.add("nam")  # "năm 2026" is the year, not a word of the topic
@@ -648,7 +656,7 @@ class HybridRetriever:
         hits = self._diversify(hits, k)
         uni, bi, variants = cands.uni, cands.bi, cands.variants
         named_plans = self._named_plans(question)
-        cited = framing_terms(question) | year_terms(question)
+        cited = frozenset(framing_terms(question) | year_terms(question))
         broken = broken_pairs(question)
         friends = idx.false_friends(question) if marked else frozenset()
         coverage = self._coverage(
@@ -685,6 +693,7 @@ class HybridRetriever:
             term_idf={t: lexical.idf(t) for t in uni + bi},
             unknown_terms=tuple(t for t in uni + bi if not lexical.known(t)),
             false_friends=friends,
+            aside=cited,
             margin=margin,
             excluded_docs=exclude_docs,
         )
@@ -789,7 +798,7 @@ class HybridRetriever:
             def has(
                 term: str, present: set[int] = present, doc_terms: set[str] = doc_terms
             ) -> bool:
-                if friends and any(part in friends for part in term.split("_")):
+                if shares_word(term, friends):
                     return False
                 return lexical.vocab.get(term, -1) in present or term in doc_terms
 
