@@ -32,8 +32,11 @@ from bot.answering.selection import (
     AnswerType,
     Quote,
     answer_types,
+    asked_numbers,
+    asks_day,
     choose,
     complement,
+    kind_passages,
     question_parts,
     rank_sentences,
     title_only,
@@ -55,7 +58,7 @@ from bot.retrieval.hybrid import (
 from bot.retrieval.models import Chunk, Document
 from bot.retrieval.vectors import VectorStore
 from bot.settings import Settings
-from bot.text import fold, tokens
+from bot.text import fold, tokens, years_in
 from ingest import uploads
 from ingest.loaders import IngestLimits
 from ingest.names import safe_name
@@ -497,12 +500,35 @@ class KnowledgeBase:
             meta=meta,
         )
 
+    def _kind_hits(
+        self, question: str, retrieval: Retrieval, allowed: frozenset[str] | None
+    ) -> list[Hit]:
+        """Passages of the leading document headed by the kind of fact asked, not yet read."""
+        lead = next(
+            (
+                h.chunk.doc_id
+                for h in retrieval.hits
+                if h.chunk.doc_id not in retrieval.other_units_plans
+                and (allowed is None or h.chunk.doc_id in allowed)
+            ),
+            None,
+        )
+        if lead is None:
+            return []
+        index = self._load_index()
+        read = {h.chunk.id for h in retrieval.hits}
+        chunks = [c for c in index.chunks if c.doc_id == lead and c.id not in read]
+        return [
+            Hit(chunk=c, score=0.0, lexical=0.0, dense=0.0) for c in kind_passages(question, chunks)
+        ]
+
     def _quotes(
         self,
         question: str,
         retrieval: Retrieval,
         allowed: frozenset[str] | None,
         verdict: decide_mod.Decision | None = None,
+        extra: int = 0,
     ) -> tuple[list[Quote], list[Quote]]:
         """The ranked sentences and the ones to quote, one per part of the question."""
         index = self._load_index()
@@ -543,6 +569,8 @@ class KnowledgeBase:
                 skip_docs=frozenset(skip),
                 titles={d: doc.title for d, doc in self._docs.items()},
                 lead_ins=lead_ins,
+                depth=min(len(retrieval.hits) - extra, 5) + extra,
+                kind_from=len(retrieval.hits) - extra if extra else None,
             )
             part_ranked = rank(naming=naming)
             if any(topics.values()):
@@ -560,6 +588,11 @@ class KnowledgeBase:
                 retrieval.query_terms,
                 index.lexical,
                 frozenset(answer_types(question)),
+                asks_day(question),
+                frozenset(years_in(self._docs[chosen[0].doc_id].title))
+                if chosen[0].doc_id in self._docs
+                else frozenset(),
+                asked_numbers(question),
             )
             if extra is not None:
                 chosen = sorted([chosen[0], extra], key=lambda q: (q.hit_rank, q.order))
@@ -597,7 +630,11 @@ class KnowledgeBase:
         allowed = verdict.allowed_docs
         if verdict.neighbour is not None:
             allowed = frozenset({verdict.neighbour})
-        ranked, quotes = self._quotes(asked, retrieval, allowed, verdict)
+        extra = self._kind_hits(asked, retrieval, allowed)
+        if extra:
+            retrieval.hits = [*retrieval.hits, *extra]
+            sources = [*sources, *(self._source(h) for h in extra)]
+        ranked, quotes = self._quotes(asked, retrieval, allowed, verdict, len(extra))
         if not verdict.answer:
             # A neighbour: say what the documents do cover, quoted, and refuse.
             if not quotes:

@@ -21,7 +21,9 @@ from bot.answering.selection import (
     AnswerType,
     answer_types,
     asks_issue_date,
+    has_type,
     is_heading_like,
+    kind_passages,
     question_parts,
     units,
 )
@@ -75,6 +77,14 @@ def test_pinned_details_are_read_from_the_question() -> None:
     ministry = pins("Bộ Y tế ban hành kế hoạch số mấy?")
     assert [(p.kind, p.value, p.also) for p in ministry] == [("unit", "bo y te", ("byt",))]
     assert not pins("Cán bộ y tế hỗ trợ những đối tượng nào?")  # health staff, not the ministry
+    # the city's other names are one place, and the verb after it is not part of its name
+    for question in (
+        "kế hoạch của sở y tế tp hcm làm trong thời gian nào",
+        "so y te tphcm yeu cau gi",
+        "bệnh viện ở Sài Gòn thu tiền qua QR không",
+    ):
+        (place,) = pins(question)
+        assert place.value == "ho chi minh" and "hcm" in place.names
 
 
 def test_what_a_number_question_counts_is_read() -> None:
@@ -682,3 +692,31 @@ def test_a_plan_whose_scan_lost_the_signer_names_no_recipient_instead(
     assert "Ban Giám đốc" not in answer.text and "Chi ủy" not in answer.text
     # who signs a kind of decision is a rule in the text, not a signature block
     assert not asks_signer("Ai là người ký quyết định tốt nghiệp cho sinh viên?")
+
+
+def test_a_cited_documents_issue_date_and_a_named_year_do_not_answer_when() -> None:
+    day = AnswerType.DATE
+    cited = "Thực hiện Kế hoạch số 4397/KH-SYT ngày 29/9/2023 của Sở Y tế về Tuần lễ học tập"
+    assert not has_type(cited, day, day=True)
+    assert has_type("Tuần lễ được tổ chức từ ngày 02/10/2023 đến ngày 08/10/2023.", day, day=True)
+    assert has_type("Nghị định 23/2025/NĐ-CP có hiệu lực từ ngày 10/4/2025.", day, day=True)
+    # a year answers "thời gian nào" unless it is the year in the document's own title
+    period = "Kế hoạch được thực hiện trong giai đoạn 2021 - 2025."
+    assert has_type(period, day) and not has_type(period, day, day=True)
+    event = "đảm bảo hoạt động hưởng ứng Ngày Chuyển đổi số quốc gia năm 2024 diễn ra thành công"
+    assert not has_type(event, day, named=frozenset({"2024"}))
+
+
+def test_a_date_question_reads_the_passages_labelled_with_the_time() -> None:
+    def chunk(n: int, section: str, text: str) -> IndexedChunk:
+        return IndexedChunk(f"c{n}", "plan", section, text, False)
+
+    chunks = [
+        chunk(1, "I. MỤC ĐÍCH", "Tổ chức Tuần lễ học tập nhằm đẩy mạnh học tập."),
+        chunk(2, "II. CHỦ ĐỀ, THỜI GIAN TỔ CHỨC", "2. Thời gian tổ chức: từ ngày 02/10/2023."),
+        chunk(3, "II. NỘI DUNG", "1. Chủ đề: Năng lực số.\n2. Thời gian thực hiện: Tháng 10/2024."),
+        chunk(4, "III. TỔ CHỨC THỰC HIỆN", "Các khoa tổ chức trong thời gian hợp lý."),
+    ]
+    found = kind_passages("Tuần lễ tổ chức ngày nào?", chunks)
+    assert [c.id for c in found] == ["c2", "c3"]
+    assert kind_passages("Ai chịu trách nhiệm tổ chức Tuần lễ?", chunks) == []

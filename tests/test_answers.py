@@ -218,6 +218,32 @@ def test_a_word_absent_from_every_document_does_not_cost_the_answer(services: Se
     assert not answer.abstained and "15" in answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "when"),
+    [
+        # the line is in the plan's sixth passage: every passage repeats the event's name
+        (
+            "tuan le hoc tap suot doi 2023 to chuc ngay nao",
+            "từ ngày 02/10/2023 đến ngày 08/10/2023",
+        ),
+        (
+            "Các hoạt động hưởng ứng Ngày Chuyển đổi số của ngành y tế TP.HCM diễn ra "
+            "trong thời gian nào?",
+            "Từ ngày 01 tháng 10 đến ngày 31 tháng 10 năm 2024",
+        ),
+    ],
+)
+def test_a_date_question_quotes_the_line_that_states_the_time(
+    services: Services, question: str, when: str
+) -> None:
+    answer = services.kb.ask(question)
+    assert not answer.abstained
+    assert when in answer.text.splitlines()[0]
+    # not the date the plan it carries out was issued, not a sentence that only names the year
+    assert "4397/KH-SYT" not in answer.text
+    assert "kinh phi" not in fold(answer.text) and "diễn ra thành công" not in answer.text
+
+
 def test_the_title_is_not_quoted_with_the_preamble_under_it(services: Services) -> None:
     answer = services.kb.ask("Kế hoạch 2948 thực hiện kế hoạch nào của tỉnh ủy?")
     assert not answer.abstained

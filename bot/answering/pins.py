@@ -24,12 +24,18 @@ PROVINCES = frozenset(
     hung yen;khanh hoa;kien giang;kon tum;lai chau;lam dong;lang son;lao cai;long an;nam dinh;
     nghe an;ninh binh;ninh thuan;phu tho;phu yen;quang binh;quang nam;quang ngai;quang ninh;
     quang tri;soc trang;son la;tay ninh;thai binh;thai nguyen;thanh hoa;thua thien hue;hue;
-    tien giang;tra vinh;tuyen quang;vinh long;vinh phuc;yen bai;ho chi minh;tphcm;sai gon""".replace(
+    tien giang;tra vinh;tuyen quang;vinh long;vinh phuc;yen bai;ho chi minh;tphcm;hcm;sai gon""".replace(
         "\n", ""
     )
     .replace("    ", "")
     .split(";")
 )
+
+# Other names staff type for one place: "TP HCM", "tphcm", "Sài Gòn" are Hồ Chí Minh City.
+PLACE_NAMES = {"tphcm": "ho chi minh", "hcm": "ho chi minh", "sai gon": "ho chi minh"}
+_PLACE_ALSO = {"ho chi minh": ("tphcm", "hcm", "sai gon")}
+# Words before a place that are not part of a unit's name ("bệnh viện ở Sài Gòn").
+_BEFORE_PLACE = frozenset({"o", "tai", "thuoc", "cua"})
 
 _CODE = re.compile(r"\b(\d{1,5})\s*/\s*(?:(?:19|20)\d\d\s*/\s*)?[a-z]{1,6}(?:-[a-z0-9]{1,8})+\b")
 _NAMED_DOC = re.compile(
@@ -94,13 +100,23 @@ def _shown(question: str, folded: str, start: int, end: int) -> str:
 
 
 def _place_name(words: str) -> str | None:
-    """The province or place at the start of ``words`` ("ha noi yeu cau" -> "ha noi")."""
+    """The province or place at the start of ``words`` ("ha noi yeu cau" -> "ha noi").
+
+    "ở Sài Gòn", "tại Hà Nội": a preposition before the place is skipped.
+    """
     parts = words.split()
+    if parts and parts[0] in _BEFORE_PLACE:
+        parts = parts[1:]
     for n in (3, 2, 1):
         head = " ".join(parts[:n])
         if len(parts) >= n and head in PROVINCES:
             return head
     return None
+
+
+def _place_pin(name: str, shown: str) -> Pin:
+    value = PLACE_NAMES.get(name, name)
+    return Pin("unit", value, shown, _PLACE_ALSO.get(value, ()))
 
 
 def pins(question: str) -> list[Pin]:
@@ -126,9 +142,12 @@ def pins(question: str) -> list[Pin]:
         common = set(name.split()) & NOT_NAME
         if not place and set(name.split()) <= NOT_NAME:
             continue
-        end = m.start(1) + len(name)
+        end = m.start(1) + (words.index(place) + len(place) if place else len(name))
         shown = _shown(question, folded, m.start(), end)
-        out.append(Pin("unit", name, shown, ambiguous=bool(common) and not place))
+        if place:
+            out.append(_place_pin(place, shown))
+        else:
+            out.append(Pin("unit", name, shown, ambiguous=bool(common)))
     for m in _MINISTRY.finditer(folded):
         name = f"bo {m.group(1)}"
         code = MINISTRY_CODES.get(name)
@@ -136,9 +155,9 @@ def pins(question: str) -> list[Pin]:
         out.append(Pin("unit", name, shown, (code,) if code else ()))
     for m in _PLACE.finditer(folded):
         place = _place_name(m.group(1))
-        if place and not any(p.value == place for p in out):
-            end = m.start(1) + len(place)
-            out.append(Pin("unit", place, _shown(question, folded, m.start(), end)))
+        if place and not any(place in p.names for p in out):
+            end = m.start(1) + m.group(1).index(place) + len(place)
+            out.append(_place_pin(place, _shown(question, folded, m.start(), end)))
     # unit names are compared with passages read as tokens ("Kì Sơn" is "ky son" there)
     out = [replace(p, value=" ".join(tokens(p.value))) if p.kind == "unit" else p for p in out]
     seen: set[tuple[str, str]] = set()

@@ -17,9 +17,17 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from bot.answering.policy import is_unconfirmed, unconfirmed_subject
-from bot.retrieval.hybrid import Hit
+from bot.retrieval.hybrid import Hit, IndexedChunk
 from bot.retrieval.lexical import LexicalIndex, marked_terms
-from bot.text import OPENING_SECTION, fold, has_diacritics, split_sentences, terms, tokens
+from bot.text import (
+    OPENING_SECTION,
+    fold,
+    has_diacritics,
+    split_sentences,
+    terms,
+    tokens,
+    years_in,
+)
 from ingest.chunker import SIGNATURE_SECTION, is_article_heading
 
 
@@ -80,8 +88,25 @@ _TYPE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
 _DATE_IN_TEXT = re.compile(
     r"\b\d{1,2}/\d{1,2}(/\d{2,4})?\b|\bngay \d|\bthang \d{1,2}\b|\bquy [i1-4v]+\b|"
     r"\b(truoc|tu|den|trong|vao) (ngay|thang)\b|\bthuong xuyen\b|\b(hang|moi) (nam|thang|quy|tuan)\b|"
-    r"\bdinh ky\b|\b(truoc|tu|den|nam|giai doan) (19|20)\d\d\b"
+    r"\bdinh ky\b"
 )
+_YEAR_IN_TEXT = re.compile(r"\b(truoc|tu|den|nam|giai doan) (19|20)\d\d\b")
+# "ngày nào", "hôm nào" ask a day: "… năm 2023" names the year of every line of a 2023 plan.
+_ASKS_DAY = re.compile(r"\b(ngay|hom) (nao|may)\b")
+# A date right after a document's code ("số 4397/KH-SYT ngày 29/9/2023") is when that
+# document was issued, not a date the passage sets: "Tuần lễ … tổ chức ngày nào?" is not
+# answered by the plan it carries out.
+_CITED_DATE = re.compile(
+    r"\b(\d+)(?:/\d+)*/[a-z][a-z0-9-]*(?:/[a-z0-9-]+)?\s*,?\s*ngay\s+\d{1,2}"
+    r"(?:\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?|\s+thang\s+\d{1,2}(?:\s+nam\s+\d{4})?)"
+)
+# A heading or a line's label that names the kind of fact asked ("2. Thời gian thực hiện:",
+# "II. CHỦ ĐỀ, THỜI GIAN TỔ CHỨC") is where a plan states it.
+_KIND_NAMES: dict[AnswerType, re.Pattern[str]] = {
+    AnswerType.DATE: re.compile(r"\b(thoi gian|thoi han|tien do|lich trinh|moc thoi gian)\b"),
+}
+_LINE_LABEL = re.compile(r"^\s*(?:[ivxlc]+\.|\d+(?:\.\d+)*[.)]|[a-zđ]\)|[-+•*])?\s*([^:;.]{2,60}):")
+MAX_KIND_PASSAGES = 2
 _NUMBER_IN_TEXT = re.compile(r"\d|\b(mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi) (lan|ngay|nam)\b")
 _WHO_IN_TEXT = re.compile(
     r"\b(so|phong|khoa|trung tam|ttyt|ubnd|uy ban|bo|ban|don vi|benh vien|chu tri|phu trach|"
@@ -162,10 +187,39 @@ def answer_types(question: str) -> set[AnswerType]:
     return {t for t, p in _TYPE_PATTERNS if p.search(folded)}
 
 
-def has_type(text: str, kind: AnswerType) -> bool:
+def asked_numbers(question: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\d+", fold(question)))
+
+
+def asks_day(question: str) -> bool:
+    return bool(_ASKS_DAY.search(fold(question)))
+
+
+def has_type(
+    text: str,
+    kind: AnswerType,
+    *,
+    day: bool = False,
+    named: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether ``text`` carries the kind of fact.
+
+    With ``day`` ("ngày nào?") a date needs its day, and the date after a
+    cited document's code is when that document was issued, a day only when
+    the question names the number (``asked``: "Thông tư 26/2025 ban hành ngày
+    nào?"). A year in ``named`` (the document's title has it: "Ngày Chuyển đổi
+    số quốc gia năm 2024") names the event, it does not date the sentence.
+    (Cited dates kept for "khi nào": dropping them there too moved a guide's
+    "chưa được xác nhận" line into the sentences the decision reads, measured.)
+    """
     folded = fold(text)
+    if kind is AnswerType.DATE and day:
+        folded = _CITED_DATE.sub(lambda m: m.group(0) if m.group(1) in asked else " ", folded)
     if kind is AnswerType.DATE:
-        return bool(_DATE_IN_TEXT.search(folded))
+        if _DATE_IN_TEXT.search(folded):
+            return True
+        return not day and any(m.group(0)[-4:] not in named for m in _YEAR_IN_TEXT.finditer(folded))
     if kind is AnswerType.NUMBER:
         return bool(_NUMBER_IN_TEXT.search(folded))
     if kind is AnswerType.WHO:
@@ -173,6 +227,36 @@ def has_type(text: str, kind: AnswerType) -> bool:
     if kind is AnswerType.DEFINITION:
         return bool(_DEFINITION_IN_TEXT.search(folded))
     return False
+
+
+def names_kind(heading: str, wanted: set[AnswerType], *, label: bool = False) -> bool:
+    """A heading (or, with ``label``, a line's "Label:") that names a kind of fact asked."""
+    folded = fold(heading)
+    if label:
+        found = _LINE_LABEL.match(folded)
+        if found is None:
+            return False
+        folded = found.group(1)
+    return any(p.search(folded) for kind, p in _KIND_NAMES.items() if kind in wanted)
+
+
+def kind_passages(question: str, chunks: list[IndexedChunk]) -> list[IndexedChunk]:
+    """The passages of one document where it states the kind of fact asked.
+
+    Every passage of a plan repeats the event's name, so the one headed
+    "2. Thời gian thực hiện" can rank far below the five selection reads;
+    a date question reads it too (the sentence ranking still decides).
+    """
+    wanted = answer_types(question)
+    if not wanted & _KIND_NAMES.keys():
+        return []
+    out = [
+        c
+        for c in chunks
+        if names_kind(c.section.split(" > ")[-1], wanted)
+        or any(names_kind(line, wanted, label=True) for line in c.text.splitlines())
+    ]
+    return out[:MAX_KIND_PASSAGES]
 
 
 def units(text: str) -> list[Unit]:
@@ -309,10 +393,16 @@ def sentence_score(
     return own + HEADING_SHARE * context
 
 
-def _type_factor(text: str, wanted: set[AnswerType]) -> float:
+def _type_factor(
+    text: str,
+    wanted: set[AnswerType],
+    day: bool = False,
+    named: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
+) -> float:
     factor = 1.0
     for kind in wanted & {AnswerType.DATE, AnswerType.NUMBER, AnswerType.WHO}:
-        if has_type(text, kind):
+        if has_type(text, kind, day=day, named=named, asked=asked):
             factor *= 1.0 + TYPE_BONUS
         elif kind is not AnswerType.WHO:
             factor *= TYPE_MISSING
@@ -472,6 +562,7 @@ def rank_sentences(
     depth: int = 5,
     titles: dict[str, str] | None = None,
     lead_ins: dict[str, str] | None = None,
+    kind_from: int | None = None,
 ) -> list[Quote]:
     """Every sentence of the top passages that shares a question term, best first.
 
@@ -483,7 +574,9 @@ def rank_sentences(
     unit) are not quoted, nor a line of its document's title
     (``titles``: an uploaded guide's first heading is its title, not an answer).
     ``lead_ins`` maps a passage that opens in the middle of a list to the line
-    that introduced the list in the passage before it.
+    that introduced the list in the passage before it. Hits from ``kind_from``
+    on are the leading document's passages headed by the kind of fact asked
+    (``kind_passages``): read with the others, they weigh as the last of them.
     """
     wanted = answer_types(question)
     # Siblings of a list share their introduction and often all but one word: "một tháng"
@@ -492,6 +585,8 @@ def rank_sentences(
     phrasing = {t: 1.0 for t in terms(question) if "_" in t and t not in weights}
     asked_marked = set(marked_terms(question)) if has_diacritics(question) else None
     issue_date = asks_issue_date(question)
+    day = asks_day(question)
+    numbers = asked_numbers(question)
     cues = cue_terms(question)
     signer = asks_signer(question)
     quotes: list[Quote] = []
@@ -499,15 +594,17 @@ def rank_sentences(
     for rank, hit in enumerate(hits[:depth]):
         if hit.chunk.doc_id in skip_docs:
             continue
-        prior = 1.0 - RANK_PRIOR * rank
+        prior = 1.0 - RANK_PRIOR * (rank if kind_from is None else min(rank, kind_from - 1))
         if hit.chunk.doc_id != lead:
             prior *= OTHER_DOC
         last_heading = hit.chunk.section.split(" > ")[-1]
-        if last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading):
+        asking = last_heading.rstrip().endswith("?") and wanted & answer_types(last_heading)
+        if asking or names_kind(last_heading, wanted):
             prior *= ASKING_HEADING
         headings = _headings(hit.chunk.section)
         signing = hit.chunk.section.endswith(SIGNATURE_SECTION)
         title = " ".join(tokens((titles or {}).get(hit.chunk.doc_id, "")))
+        title_years = frozenset(years_in(title))
         own = {
             t: w for t, w in weights.items() if t not in (naming or {}).get(hit.chunk.doc_id, ())
         }
@@ -605,7 +702,11 @@ def rank_sentences(
                     text = found.group(0) if found else text
                 if score <= 0:
                     continue
-                score *= _type_factor(body, wanted)
+                score *= _type_factor(body, wanted, day, title_years, numbers)
+                if names_kind(unit.text, wanted, label=True) and not names_kind(
+                    last_heading, wanted
+                ):
+                    score *= ASKING_HEADING  # "2. Thời gian thực hiện: Từ ngày …"
                 length_penalty = 1.0 + max(len(body) - 300, 0) / 600
                 if wanted & {AnswerType.LIST, AnswerType.STEPS}:
                     length_penalty = 1.0 + max(len(body) - MAX_QUOTE_CHARS, 0) / 600
@@ -749,6 +850,9 @@ def complement(
     weights: dict[str, float],
     lexical: LexicalIndex,
     wanted: frozenset[AnswerType] = frozenset(),
+    day: bool = False,
+    named: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
 ) -> Quote | None:
     """A sentence of the same document that has what the first quote lacks, if one does.
 
@@ -775,7 +879,10 @@ def complement(
             continue
         if quote.text == first.text and quote.extra == first.extra:
             continue
-        if any(not has_type(quote.full, k) for k in wanted & {AnswerType.DATE, AnswerType.NUMBER}):
+        if any(
+            not has_type(quote.full, k, day=day, named=named, asked=asked)
+            for k in wanted & {AnswerType.DATE, AnswerType.NUMBER}
+        ):
             continue  # the second block answers what is asked too, or it is not quoted
         present = set(terms(content_of(quote.full)))
         found = sum(_term_weight(t, w, lexical) for t, w in missing.items() if t in present)
