@@ -528,9 +528,12 @@ class KnowledgeBase:
         retrieval: Retrieval,
         allowed: frozenset[str] | None,
         verdict: decide_mod.Decision | None = None,
-        extra: int = 0,
+        appended: int = 0,
     ) -> tuple[list[Quote], list[Quote]]:
-        """The ranked sentences and the ones to quote, one per part of the question."""
+        """The ranked sentences and the ones to quote, one per part of the question.
+
+        The last ``appended`` hits are the passages ``_kind_hits`` added.
+        """
         index = self._load_index()
         naming = {
             h.chunk.doc_id: index.naming_terms & index.doc_terms.get(h.chunk.doc_id, set())
@@ -569,8 +572,8 @@ class KnowledgeBase:
                 skip_docs=frozenset(skip),
                 titles={d: doc.title for d, doc in self._docs.items()},
                 lead_ins=lead_ins,
-                depth=min(len(retrieval.hits) - extra, 5) + extra,
-                kind_from=len(retrieval.hits) - extra if extra else None,
+                depth=min(len(retrieval.hits) - appended, 5) + appended,
+                kind_from=len(retrieval.hits) - appended if appended else None,
             )
             part_ranked = rank(naming=naming)
             if any(topics.values()):
