@@ -517,7 +517,7 @@ class KnowledgeBase:
             return []
         index = self._load_index()
         read = {h.chunk.id for h in retrieval.hits}
-        chunks = [c for c in index.chunks if c.doc_id == lead and c.id not in read]
+        chunks = [c for c in index.doc_chunks(lead) if c.id not in read]
         return [
             Hit(chunk=c, score=0.0, lexical=0.0, dense=0.0) for c in kind_passages(question, chunks)
         ]

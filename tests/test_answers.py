@@ -244,6 +244,18 @@ def test_a_date_question_quotes_the_line_that_states_the_time(
     assert "kinh phi" not in fold(answer.text) and "diễn ra thành công" not in answer.text
 
 
+def test_report_and_focal_point_questions_typed_without_marks_are_answered(
+    services: Services,
+) -> None:
+    # "bao cao" is "báo cáo" here, not the asking "bao" of "bao nhiêu"
+    answer = services.kb.ask("khi nao phai nop bao cao quy")
+    assert not answer.abstained and "10 tháng cuối quý" in answer.text
+    # the duty is quoted with the unit it is listed under
+    answer = services.kb.ask("ttyt ngoc lac giao khoa nao lam dau moi")
+    assert not answer.abstained
+    assert answer.text.startswith("“1. Phòng Hành chính tổng hợp") and "đầu mối" in answer.text
+
+
 def test_the_title_is_not_quoted_with_the_preamble_under_it(services: Services) -> None:
     answer = services.kb.ask("Kế hoạch 2948 thực hiện kế hoạch nào của tỉnh ủy?")
     assert not answer.abstained

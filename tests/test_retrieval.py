@@ -16,6 +16,7 @@ import pytest
 from bot.cli import main
 from bot.evaluation import ThrowawayCorpus, is_hit, strip_marks
 from bot.retrieval.cache import CachedEmbedder, EmbeddingCache
+from bot.retrieval.hybrid import query_terms
 from bot.retrieval.lexical import marked_terms
 from bot.retrieval.params import FusionParams, load_params
 from bot.retrieval.restore import DiacriticRestorer
@@ -266,3 +267,19 @@ def test_a_year_is_a_detail_not_the_topic_a_passage_must_cover(corpus: Any) -> N
     bare = corpus.kb.retrieve("Trạm y tế tiêm chủng cho trẻ vào ngày nào?")
     assert asked.hits[0].chunk.doc_id == bare.hits[0].chunk.doc_id == "ke-hoach-tiem-chung"
     assert abs(asked.coverage - bare.coverage) < 1e-6
+
+
+def test_a_function_word_folded_from_a_content_word_is_read_as_content() -> None:
+    # with marks the syllable tells: "báo cáo", "đơn vị", "đầu mối", "văn bản"
+    uni, bi = query_terms("Đơn vị nào làm đầu mối gửi báo cáo theo văn bản nào?")
+    assert {"don_vi", "dau_moi", "bao_cao", "van_ban"} <= set(bi)
+    assert "nao" not in uni and "lam" not in uni
+    # without marks, "bao" asks only in "bao nhiêu/giờ/lâu", "dau" only "where"
+    uni, bi = query_terms("khi nao phai nop bao cao quy")
+    assert "bao_cao" in bi
+    uni, _ = query_terms("bao nhieu nguoi phai hoc")
+    assert "bao" not in uni
+    _, bi = query_terms("ttyt giao khoa nao lam dau moi")
+    assert "dau_moi" in bi
+    uni, _ = query_terms("nop bao cao o dau")
+    assert "dau" not in uni

@@ -469,6 +469,35 @@ def _introduction(all_units: list[Unit], at: int) -> int | None:
     return i if i >= 0 and all_units[i].label else None
 
 
+_SUBJECT = re.compile(r"^\s*(?:\d{1,2}|[a-zđ])[.)]\s+\S")
+_BULLET = re.compile(r"^\s*[-+•*–]\s*")
+
+
+def _subject(all_units: list[Unit], at: int) -> int | None:
+    """The unit a bullet's duty belongs to: "1. Phòng Hành chính tổng hợp" over "- Là đầu mối …".
+
+    Plans list each unit's duties under a numbered line naming it; asked "who",
+    the duty alone ("Là đầu mối tổng hợp, báo cáo …") names nobody.
+    """
+    unit = all_units[at]
+    if not _BULLET.match(unit.text) or has_type(unit.text, AnswerType.WHO):
+        return None
+    i = at - 1
+    while i >= 0 and _BULLET.match(all_units[i].text):
+        i -= 1
+    if i < 0:
+        return None
+    head = all_units[i].text.strip()
+    if (
+        _SUBJECT.match(head)
+        and len(head) <= 80
+        and not head.endswith((".", ";", ":"))
+        and has_type(head, AnswerType.WHO)
+    ):
+        return i
+    return None
+
+
 def trailing_intro(text: str) -> str | None:
     """The label introducing the list a passage ends with, if it ends in one."""
     all_units = units(text)
@@ -650,6 +679,8 @@ def rank_sentences(
                     continue  # who signed is in the signature block; a recipient did not sign
                 if intro is not None and is_heading_like(all_units[intro].text, headings):
                     intro = None  # "Nơi nhận:" introduces a distribution list, not a fact
+                if intro is None and not listy and AnswerType.WHO in wanted:
+                    intro = _subject(all_units, unit.index)
                 carried = (
                     None
                     if listy or intro is not None

@@ -12,7 +12,6 @@ boost that document, instead of letting its letterhead win the passage race.
 from __future__ import annotations
 
 import copy
-import itertools
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -172,11 +171,72 @@ class Retrieval:
     excluded_docs: frozenset[str] = frozenset()
 
 
+# A stopword's folded syllable is also a content word's: typed with marks, only these
+# forms are function words ("báo cáo", "đầu mối", "đơn vị", "văn bản", "mã số" are
+# content); typed without, "bao" asks only in "bao nhiêu / giờ / lâu" and "dau" only
+# where it asks "where" ("chứng minh", "minh bạch" are content too). "Hà" stays out: a
+# place is a pinned detail the decision checks, not a topic word ("thời tiết Hà Nội" is
+# not covered by "Đại học Bách khoa Hà Nội").
+FUNCTION_FORMS: dict[str, frozenset[str]] = {
+    folded: frozenset(forms.split())
+    for folded, forms in {
+        "bao": "bao",
+        "boi": "bởi",
+        "cua": "của",
+        "cung": "cũng cùng",
+        "dang": "đang",
+        "dau": "đâu",
+        "de": "để",
+        "khi": "khi",
+        "la": "là",
+        "lam": "làm",
+        "ma": "mà",
+        "minh": "mình",
+        "muon": "muốn",
+        "nao": "nào",
+        "neu": "nếu",
+        "nhi": "nhỉ",
+        "nhu": "như",
+        "no": "nó",
+        "roi": "rồi",
+        "the": "thế thể",
+        "thi": "thì",
+        "trong": "trong",
+        "van": "vẫn",
+        "vay": "vậy",
+        "vi": "vì",
+    }.items()
+}
+_ASKING_BAO = frozenset({"nhieu", "gio", "lau"})
+# Without marks "dau" asks "where" at the end or after a preposition ("nộp ở đâu");
+# elsewhere it is "đầu" ("đầu mối", "bắt đầu").
+_BEFORE_WHERE = frozenset({"o", "tu", "di", "ve", "den", "len", "vao", "cho"})
+
+
+def _stopped(toks: list[str], marked: list[str] | None) -> list[bool]:
+    """Which tokens are function words, read with their marks when the text has them."""
+    out = []
+    for i, t in enumerate(toks):
+        stop = t in STOPWORDS
+        if stop and marked is not None and t in FUNCTION_FORMS:
+            stop = marked[i] in FUNCTION_FORMS[t]
+        elif stop and t == "bao":
+            stop = i + 1 < len(toks) and toks[i + 1] in _ASKING_BAO
+        elif stop and t == "dau":
+            stop = i + 1 == len(toks) or (i > 0 and toks[i - 1] in _BEFORE_WHERE)
+        out.append(stop)
+    return out
+
+
 def _content_terms(text: str) -> tuple[list[str], list[str]]:
     toks = tokens(text)
-    uni = [t for t in toks if t not in STOPWORDS]
+    marked = marked_tokens(text) if has_diacritics(text) else None
+    if marked is not None and [fold(m) for m in marked] != toks:
+        marked = None  # OCR repairs changed the tokens: read them folded
+    stop = _stopped(toks, marked)
+    uni = [t for t, s in zip(toks, stop, strict=True) if not s]
     bi = [
-        f"{a}_{b}" for a, b in itertools.pairwise(toks) if a not in STOPWORDS and b not in STOPWORDS
+        f"{toks[i]}_{toks[i + 1]}" for i in range(len(toks) - 1) if not stop[i] and not stop[i + 1]
     ]
     return list(dict.fromkeys(uni)), list(dict.fromkeys(bi))
 
@@ -328,6 +388,10 @@ class CorpusIndex:
         for name in ("topic_terms", "profile_terms", "docs_by_term", "profile_syllables"):
             view.__dict__.pop(name, None)
         return view
+
+    def doc_chunks(self, doc_id: str) -> list[IndexedChunk]:
+        """One document's passages, in order."""
+        return [self.chunks[int(i)] for i in np.flatnonzero(self.doc_ids == doc_id)]
 
     @cached_property
     def topic_terms(self) -> dict[str, set[str]]:
