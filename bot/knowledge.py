@@ -36,7 +36,7 @@ from bot.answering.selection import (
     asks_day,
     choose,
     complement,
-    kind_passages,
+    kind_hits,
     question_parts,
     rank_sentences,
     title_only,
@@ -503,24 +503,12 @@ class KnowledgeBase:
     def _kind_hits(
         self, question: str, retrieval: Retrieval, allowed: frozenset[str] | None
     ) -> list[Hit]:
-        """Passages of the leading document headed by the kind of fact asked, not yet read."""
-        lead = next(
-            (
-                h.chunk.doc_id
-                for h in retrieval.hits
-                if h.chunk.doc_id not in retrieval.other_units_plans
-                and (allowed is None or h.chunk.doc_id in allowed)
-            ),
-            None,
-        )
-        if lead is None:
-            return []
+        """The passages ``selection.kind_hits`` adds to what selection reads."""
+        skip = set(retrieval.other_units_plans)
+        if allowed is not None:
+            skip |= {h.chunk.doc_id for h in retrieval.hits} - allowed
         index = self._load_index()
-        read = {h.chunk.id for h in retrieval.hits}
-        chunks = [c for c in index.doc_chunks(lead) if c.id not in read]
-        return [
-            Hit(chunk=c, score=0.0, lexical=0.0, dense=0.0) for c in kind_passages(question, chunks)
-        ]
+        return kind_hits(question, retrieval.hits, frozenset(skip), index.doc_chunks)
 
     def _quotes(
         self,

@@ -23,7 +23,7 @@ from bot.answering.selection import (
     asks_issue_date,
     has_type,
     is_heading_like,
-    kind_passages,
+    kind_hits,
     question_parts,
     units,
 )
@@ -717,6 +717,12 @@ def test_a_date_question_reads_the_passages_labelled_with_the_time() -> None:
         chunk(3, "II. NỘI DUNG", "1. Chủ đề: Năng lực số.\n2. Thời gian thực hiện: Tháng 10/2024."),
         chunk(4, "III. TỔ CHỨC THỰC HIỆN", "Các khoa tổ chức trong thời gian hợp lý."),
     ]
-    found = kind_passages("Tuần lễ tổ chức ngày nào?", chunks)
-    assert [c.id for c in found] == ["c2", "c3"]
-    assert kind_passages("Ai chịu trách nhiệm tổ chức Tuần lễ?", chunks) == []
+    read = [Hit(chunk=chunks[0], score=1.0, lexical=1.0, dense=0.5)]
+
+    def of(doc_id: str) -> list[IndexedChunk]:
+        return [c for c in chunks if c.doc_id == doc_id]
+
+    found = kind_hits("Tuần lễ tổ chức ngày nào?", read, frozenset(), of)
+    assert [h.chunk.id for h in found] == ["c2", "c3"]
+    assert kind_hits("Ai chịu trách nhiệm tổ chức Tuần lễ?", read, frozenset(), of) == []
+    assert kind_hits("Tuần lễ tổ chức ngày nào?", read, frozenset({"plan"}), of) == []

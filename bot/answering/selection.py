@@ -13,6 +13,7 @@ and bare headings are never an answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -240,23 +241,36 @@ def names_kind(heading: str, wanted: set[AnswerType], *, label: bool = False) ->
     return any(p.search(folded) for kind, p in _KIND_NAMES.items() if kind in wanted)
 
 
-def kind_passages(question: str, chunks: list[IndexedChunk]) -> list[IndexedChunk]:
-    """The passages of one document where it states the kind of fact asked.
+def kind_hits(
+    question: str,
+    hits: list[Hit],
+    skip_docs: frozenset[str],
+    chunks_of: Callable[[str], list[IndexedChunk]],
+) -> list[Hit]:
+    """The leading document's passages where it states the kind of fact asked, not yet read.
 
     Every passage of a plan repeats the event's name, so the one headed
     "2. Thời gian thực hiện" can rank far below the five selection reads;
     a date question reads it too (the sentence ranking still decides).
+    ``chunks_of`` gives a document's passages in order.
     """
     wanted = answer_types(question)
     if not wanted & _KIND_NAMES.keys():
         return []
-    out = [
+    lead = next((h.chunk.doc_id for h in hits if h.chunk.doc_id not in skip_docs), None)
+    if lead is None:
+        return []
+    read = {h.chunk.id for h in hits}
+    found = [
         c
-        for c in chunks
-        if names_kind(c.section.split(" > ")[-1], wanted)
-        or any(names_kind(line, wanted, label=True) for line in c.text.splitlines())
+        for c in chunks_of(lead)
+        if c.id not in read
+        and (
+            names_kind(c.section.split(" > ")[-1], wanted)
+            or any(names_kind(line, wanted, label=True) for line in c.text.splitlines())
+        )
     ]
-    return out[:MAX_KIND_PASSAGES]
+    return [Hit(chunk=c, score=0.0, lexical=0.0, dense=0.0) for c in found[:MAX_KIND_PASSAGES]]
 
 
 def units(text: str) -> list[Unit]:
@@ -469,7 +483,6 @@ def _introduction(all_units: list[Unit], at: int) -> int | None:
     return i if i >= 0 and all_units[i].label else None
 
 
-_SUBJECT = re.compile(r"^\s*(?:\d{1,2}|[a-zđ])[.)]\s+\S")
 _BULLET = re.compile(r"^\s*[-+•*–]\s*")
 
 
@@ -489,7 +502,7 @@ def _subject(all_units: list[Unit], at: int) -> int | None:
         return None
     head = all_units[i].text.strip()
     if (
-        _SUBJECT.match(head)
+        _NUMBERED_HEADING.match(head)
         and len(head) <= 80
         and not head.endswith((".", ";", ":"))
         and has_type(head, AnswerType.WHO)
